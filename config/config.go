@@ -1,0 +1,457 @@
+// Package config loads pgmedic.yaml: named profiles (the built-in production and
+// development, plus profiles that extend one), PGMEDIC_* environment overrides and
+// validation, and returns the selected profile as typed structs.
+//
+// Precedence, lowest first: built-in defaults of the base profile, the file's profiles
+// along the extends chain, environment variables, then validation of the result.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"reflect"
+	"sort"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// Built-in profile names. Every other profile extends one of them, directly or not.
+const (
+	Production  = "production"
+	Development = "development"
+)
+
+// DefaultFile is the file Load reads when no path is given and it exists.
+const DefaultFile = "pgmedic.yaml"
+
+// ProfileEnv names the environment variable that selects a profile when Load is given none.
+const ProfileEnv = "PGMEDIC_PROFILE"
+
+// Profile is one named set of settings, fully resolved (extends applied).
+type Profile struct {
+	Name           string         `yaml:"-"`
+	Extends        string         `yaml:"extends,omitempty"`
+	Connection     Connection     `yaml:"connection"`
+	QueryAnalyzer  QueryAnalyzer  `yaml:"queryAnalyzer"`
+	IndexOptimizer IndexOptimizer `yaml:"indexOptimizer"`
+	Partitioner    Partitioner    `yaml:"partitioner"`
+	ConnectionPool ConnectionPool `yaml:"connectionPool"`
+	Monitor        Monitor        `yaml:"monitor"`
+	Healthcare     Healthcare     `yaml:"healthcare"`
+
+	// origins says where each non-default value came from (key path relative to the
+	// profile, e.g. "partitioner.partitionSize"), so validation can point at the file
+	// line or environment variable that set it.
+	origins map[string]origin
+}
+
+// Connection is the session policy pgmedic applies to every connection it opens.
+type Connection struct {
+	// RequireVerifyFull refuses non-loopback hosts unless sslmode=verify-full.
+	RequireVerifyFull        bool     `yaml:"requireVerifyFull"`
+	StatementTimeout         Duration `yaml:"statementTimeout"`
+	LockTimeout              Duration `yaml:"lockTimeout"`
+	IdleInTransactionTimeout Duration `yaml:"idleInTransactionTimeout"`
+	ApplicationName          string   `yaml:"applicationName"`
+}
+
+// QueryAnalyzer tunes slow-query analysis.
+type QueryAnalyzer struct {
+	SlowQueryThreshold         Duration `yaml:"slowQueryThreshold"`
+	EnableHealthcareCompliance bool     `yaml:"enableHealthcareCompliance"`
+	EnableQueryPlan            bool     `yaml:"enableQueryPlan"`
+	EnableIndexAnalysis        bool     `yaml:"enableIndexAnalysis"`
+	SampleRate                 float64  `yaml:"sampleRate"` // fraction of statements analysed, (0,1]
+	// PatientResponseTime is the target for queries that read patient data.
+	PatientResponseTime Duration `yaml:"patientResponseTime"`
+	TopStatements       int      `yaml:"topStatements"`
+}
+
+// IndexOptimizer tunes index recommendations.
+type IndexOptimizer struct {
+	EnableHealthcarePresets bool `yaml:"enableHealthcarePresets"`
+	// EnableAutoIndexing is off in both built-in profiles: indexes are recommended, not built.
+	EnableAutoIndexing     bool     `yaml:"enableAutoIndexing"`
+	EnableCompositeIndexes bool     `yaml:"enableCompositeIndexes"`
+	MaxIndexesPerTable     int      `yaml:"maxIndexesPerTable"`
+	MinImprovementPct      float64  `yaml:"minImprovementPct"`
+	MaxStorageBytes        ByteSize `yaml:"maxStorageBytes"` // 0 means unlimited
+	WriteCostWeight        float64  `yaml:"writeCostWeight"`
+	UnusedIndexMinBytes    ByteSize `yaml:"unusedIndexMinBytes"`
+}
+
+// Partitioner tunes partitioning advice.
+type Partitioner struct {
+	Strategy           string `yaml:"strategy"`        // range, list or hash
+	PartitionSize      string `yaml:"partitionSize"`   // daily, weekly, monthly, quarterly or yearly
+	RetentionPeriod    int    `yaml:"retentionPeriod"` // months
+	CompressionEnabled bool   `yaml:"compressionEnabled"`
+	Premake            int    `yaml:"premake"` // partitions created ahead of time
+	HashPartitions     int    `yaml:"hashPartitions"`
+}
+
+// ConnectionPool sizes pgmedic's own pools and its pool advice.
+type ConnectionPool struct {
+	MinConnections          int      `yaml:"minConnections"`
+	MaxConnections          int      `yaml:"maxConnections"`
+	HealthcareOptimizations bool     `yaml:"healthcareOptimizations"`
+	EnableMonitoring        bool     `yaml:"enableMonitoring"`
+	EnableAutoScaling       bool     `yaml:"enableAutoScaling"`
+	AcquireTimeout          Duration `yaml:"acquireTimeout"`
+}
+
+// Monitor tunes monitoring and alerting.
+type Monitor struct {
+	EnableRealTimeMonitoring   bool            `yaml:"enableRealTimeMonitoring"`
+	EnableHealthcareCompliance bool            `yaml:"enableHealthcareCompliance"`
+	MonitoringInterval         Duration        `yaml:"monitoringInterval"`
+	RetentionPeriod            int             `yaml:"retentionPeriod"` // days
+	AlertThresholds            AlertThresholds `yaml:"alertThresholds"`
+}
+
+// AlertThresholds are the levels at which the monitor raises an alert.
+type AlertThresholds struct {
+	QueryResponseTime Duration `yaml:"queryResponseTime"`
+	ConnectionCount   float64  `yaml:"connectionCount"` // percent of max_connections
+	DiskUsage         float64  `yaml:"diskUsage"`       // percent
+	ReplicationLag    Duration `yaml:"replicationLag"`
+	CacheHitRatio     float64  `yaml:"cacheHitRatio"` // minimum percent
+}
+
+// Healthcare overrides PHI classification. Entries are "table", "schema.table",
+// "table.column" or "schema.table.column".
+type Healthcare struct {
+	PHITables  []string `yaml:"phiTables"`
+	PHIColumns []string `yaml:"phiColumns"`
+	// NotPHI lists tables and columns that must never be classified as PHI.
+	NotPHI []string `yaml:"notPHI"`
+	// PatientTables lists tables holding patient rows; empty means detect by name.
+	PatientTables []string `yaml:"patientTables"`
+}
+
+// File is what pgmedic.yaml holds, with every profile resolved (extends applied) but
+// neither environment overrides nor validation.
+type File struct {
+	Profile  string              `yaml:"profile"`
+	Profiles map[string]*Profile `yaml:"profiles"`
+
+	source      string // file name for messages
+	profileLine int    // line of the profile: key
+}
+
+// origin is where one value came from.
+type origin struct {
+	key    string // full key path as written, e.g. profiles.staging.monitor.retentionPeriod
+	source string // file name
+	line   int
+	env    string // environment variable, when the value came from one
+	value  string // its raw value
+}
+
+// Defaults returns a fresh copy of the built-in profile name: production or development.
+func Defaults(name string) (*Profile, error) {
+	p, ok := builtin(name)
+	if !ok {
+		return nil, &Error{Key: "profile", Msg: fmt.Sprintf("no built-in profile %q (built-in: %s, %s)", name, Development, Production),
+			Hint: "define it in pgmedic.yaml with extends: production"}
+	}
+	return p, nil
+}
+
+// builtin builds the built-in profiles on each call, so no caller can change them for another.
+func builtin(name string) (*Profile, bool) {
+	ms := func(n int64) Duration { return Duration{time.Duration(n) * time.Millisecond} }
+	switch name {
+	case Production:
+		return &Profile{
+			Name: Production,
+			Connection: Connection{
+				RequireVerifyFull:        true,
+				StatementTimeout:         ms(30000),
+				LockTimeout:              ms(2000),
+				IdleInTransactionTimeout: ms(60000),
+				ApplicationName:          "pgmedic",
+			},
+			QueryAnalyzer: QueryAnalyzer{
+				SlowQueryThreshold:         ms(1000),
+				EnableHealthcareCompliance: true,
+				EnableQueryPlan:            true,
+				EnableIndexAnalysis:        true,
+				SampleRate:                 1.0,
+				PatientResponseTime:        ms(2000),
+				TopStatements:              50,
+			},
+			IndexOptimizer: IndexOptimizer{
+				EnableHealthcarePresets: true,
+				EnableAutoIndexing:      false,
+				EnableCompositeIndexes:  true,
+				MaxIndexesPerTable:      15,
+				MinImprovementPct:       10,
+				MaxStorageBytes:         0,
+				WriteCostWeight:         1.0,
+				UnusedIndexMinBytes:     10 * MB,
+			},
+			Partitioner: Partitioner{
+				Strategy:           "range",
+				PartitionSize:      "monthly",
+				RetentionPeriod:    84,
+				CompressionEnabled: true,
+				Premake:            4,
+				HashPartitions:     16,
+			},
+			ConnectionPool: ConnectionPool{
+				MinConnections:          10,
+				MaxConnections:          50,
+				HealthcareOptimizations: true,
+				EnableMonitoring:        true,
+				EnableAutoScaling:       true,
+				AcquireTimeout:          ms(5000),
+			},
+			Monitor: Monitor{
+				EnableRealTimeMonitoring:   true,
+				EnableHealthcareCompliance: true,
+				MonitoringInterval:         ms(30000),
+				RetentionPeriod:            90,
+				AlertThresholds: AlertThresholds{
+					QueryResponseTime: ms(2000),
+					ConnectionCount:   80,
+					DiskUsage:         85,
+					ReplicationLag:    ms(30000),
+					CacheHitRatio:     99,
+				},
+			},
+		}, true
+	case Development:
+		return &Profile{
+			Name: Development,
+			Connection: Connection{
+				RequireVerifyFull:        false,
+				StatementTimeout:         ms(60000),
+				LockTimeout:              ms(5000),
+				IdleInTransactionTimeout: ms(60000),
+				ApplicationName:          "pgmedic",
+			},
+			QueryAnalyzer: QueryAnalyzer{
+				SlowQueryThreshold:         ms(5000),
+				EnableHealthcareCompliance: true,
+				EnableQueryPlan:            true,
+				EnableIndexAnalysis:        true,
+				SampleRate:                 0.1,
+				PatientResponseTime:        ms(2000),
+				TopStatements:              50,
+			},
+			IndexOptimizer: IndexOptimizer{
+				EnableHealthcarePresets: true,
+				EnableAutoIndexing:      false,
+				EnableCompositeIndexes:  true,
+				MaxIndexesPerTable:      10,
+				MinImprovementPct:       5,
+				MaxStorageBytes:         0,
+				WriteCostWeight:         1.0,
+				UnusedIndexMinBytes:     1 * MB,
+			},
+			Partitioner: Partitioner{
+				Strategy:           "range",
+				PartitionSize:      "monthly",
+				RetentionPeriod:    84,
+				CompressionEnabled: false,
+				Premake:            2,
+				HashPartitions:     4,
+			},
+			ConnectionPool: ConnectionPool{
+				MinConnections:          2,
+				MaxConnections:          10,
+				HealthcareOptimizations: true,
+				EnableMonitoring:        true,
+				EnableAutoScaling:       false,
+				AcquireTimeout:          ms(10000),
+			},
+			Monitor: Monitor{
+				EnableRealTimeMonitoring:   false,
+				EnableHealthcareCompliance: true,
+				MonitoringInterval:         ms(60000),
+				RetentionPeriod:            7,
+				AlertThresholds: AlertThresholds{
+					QueryResponseTime: ms(5000),
+					ConnectionCount:   90,
+					DiskUsage:         90,
+					ReplicationLag:    ms(5 * 60000),
+					CacheHitRatio:     95,
+				},
+			},
+		}, true
+	}
+	return nil, false
+}
+
+// Load reads the configuration and returns the selected profile with environment
+// overrides applied and validated.
+//
+// path "" means ./pgmedic.yaml when it exists, else the built-in defaults alone; an
+// explicit path must exist. profile "" means $PGMEDIC_PROFILE, else the file's profile
+// key, else production. env looks variables up: os.LookupEnv in production, MapEnv in
+// tests; nil means an empty environment.
+func Load(path, profile string, env func(string) (string, bool)) (*Profile, error) {
+	f, err := ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return f.Select(profile, env)
+}
+
+// Parse is Load from bytes; source names the file in messages.
+func Parse(data []byte, source, profile string, env func(string) (string, bool)) (*Profile, error) {
+	f, err := ParseFile(data, source)
+	if err != nil {
+		return nil, err
+	}
+	return f.Select(profile, env)
+}
+
+// ReadFile reads and resolves a configuration file. path "" means ./pgmedic.yaml when it
+// exists, else an empty file (built-in profiles only).
+func ReadFile(path string) (*File, error) {
+	explicit := path != ""
+	if !explicit {
+		path = DefaultFile
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if !explicit && errors.Is(err, fs.ErrNotExist) {
+			return &File{}, nil
+		}
+		e := &Error{Source: path, Msg: fmt.Sprintf("cannot read configuration file: %v", err), Err: err}
+		if errors.Is(err, fs.ErrNotExist) {
+			e.Hint = "check the --config path; without --config pgmedic reads ./" + DefaultFile +
+				" when present and otherwise uses the built-in profiles (see pgmedic.example.yaml)"
+		}
+		return nil, e
+	}
+	return ParseFile(data, path)
+}
+
+// ParseFile decodes a configuration file and resolves every profile in it. Unknown keys,
+// wrong types and bad extends are errors; values are not validated until Select.
+func ParseFile(data []byte, source string) (*File, error) {
+	if source == "" {
+		source = DefaultFile
+	}
+	return parseFile(data, source)
+}
+
+// Names lists the profiles that can be selected: the built-in ones and the file's, sorted.
+func (f *File) Names() []string {
+	set := map[string]bool{Production: true, Development: true}
+	if f != nil {
+		for n := range f.Profiles {
+			set[n] = true
+		}
+	}
+	names := make([]string, 0, len(set))
+	for n := range set {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	return names
+}
+
+// Select picks a profile (profile, else $PGMEDIC_PROFILE, else the file's profile key,
+// else production), applies environment overrides to a copy and validates it.
+func (f *File) Select(profile string, env func(string) (string, bool)) (*Profile, error) {
+	if f == nil {
+		f = &File{}
+	}
+	if env == nil {
+		env = func(string) (string, bool) { return "", false }
+	}
+	name, where := profile, &Error{Key: "profile"}
+	if name == "" {
+		if v, ok := env(ProfileEnv); ok && v != "" {
+			name, where.Env, where.Value = v, ProfileEnv, v
+		}
+	}
+	if name == "" && f.Profile != "" {
+		name, where.Source, where.Line = f.Profile, f.source, f.profileLine
+	}
+	if name == "" {
+		name = Production
+	}
+	base, ok := f.Profiles[name]
+	if !ok {
+		base, ok = builtin(name)
+	}
+	if !ok {
+		where.Msg = fmt.Sprintf("unknown profile %q (available: %s)", name, strings.Join(f.Names(), ", "))
+		where.Hint = "define the profile under profiles: in the configuration file, or pick an available one"
+		if s := suggest(name, f.Names()); s != "" {
+			where.Hint = fmt.Sprintf("did you mean %q?", s)
+		}
+		return nil, where
+	}
+	p := base.clone()
+	if err := applyEnv(p, env); err != nil {
+		return nil, err
+	}
+	if err := p.Validate(); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// YAML renders the profile as it would be written under profiles.<name>, for
+// `pgmedic config show`. Durations and sizes come out in their human forms.
+func (p *Profile) YAML() ([]byte, error) {
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(p); err != nil {
+		return nil, fmt.Errorf("rendering profile %s: %w", p.Name, err)
+	}
+	if err := enc.Close(); err != nil {
+		return nil, fmt.Errorf("rendering profile %s: %w", p.Name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+// clone deep-copies p so that overlays and overrides never reach a shared profile.
+func (p *Profile) clone() *Profile {
+	c := *p
+	copySlices(reflect.ValueOf(&c).Elem())
+	c.origins = make(map[string]origin, len(p.origins))
+	for k, v := range p.origins {
+		c.origins[k] = v
+	}
+	return &c
+}
+
+// copySlices gives every exported slice in struct v its own backing array, found by
+// reflection so that a list added to any section later is copied too.
+func copySlices(v reflect.Value) {
+	for i := range v.NumField() {
+		f := v.Field(i)
+		if !f.CanSet() {
+			continue
+		}
+		switch f.Kind() {
+		case reflect.Slice:
+			if !f.IsNil() {
+				f.Set(reflect.AppendSlice(reflect.MakeSlice(f.Type(), 0, f.Len()), f))
+			}
+		case reflect.Struct:
+			copySlices(f)
+		}
+	}
+}
+
+// setOrigin records where the value at path (relative to the profile) came from.
+func (p *Profile) setOrigin(path string, o origin) {
+	if p.origins == nil {
+		p.origins = map[string]origin{}
+	}
+	p.origins[path] = o
+}

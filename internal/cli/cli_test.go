@@ -1,0 +1,251 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/pgmedic/pgmedic/internal/localpg"
+	"github.com/pgmedic/pgmedic/internal/pgtest"
+	"github.com/pgmedic/pgmedic/internal/synth"
+)
+
+var pg *pgtest.Cluster
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func run(t *testing.T, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	code := Run(ctx, args, strings.NewReader(""), &out, &errb)
+	return result{code, out.String(), errb.String()}
+}
+
+// oneErrorLine checks the shape every failure must have: one line, no stack trace.
+func oneErrorLine(t *testing.T, r result) string {
+	t.Helper()
+	lines := strings.Split(strings.TrimRight(r.stderr, "\n"), "\n")
+	last := lines[len(lines)-1]
+	if !strings.HasPrefix(last, "pgmedic: ") {
+		t.Fatalf("error line should start with 'pgmedic: ': %q", r.stderr)
+	}
+	for _, bad := range []string{"panic", "goroutine ", ".go:"} {
+		if strings.Contains(r.stderr, bad) {
+			t.Fatalf("stderr looks like a stack trace (%q): %s", bad, r.stderr)
+		}
+	}
+	return last
+}
+
+func closedPort(t *testing.T) int {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	return port
+}
+
+func TestHelpForEveryCommand(t *testing.T) {
+	a := &app{ctx: context.Background()}
+	var walk func(c *cobra.Command)
+	var paths [][]string
+	walk = func(c *cobra.Command) {
+		path := strings.Fields(c.CommandPath())[1:]
+		paths = append(paths, path)
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(a.rootCommand())
+	if len(paths) < 7 {
+		t.Fatalf("only %d commands found", len(paths))
+	}
+	for _, p := range paths {
+		r := run(t, append(p, "--help")...)
+		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
+			t.Errorf("pgmedic %s --help: exit %d, output %q", strings.Join(p, " "), r.code, r.stdout)
+		}
+	}
+}
+
+func TestVersionAndCompletion(t *testing.T) {
+	if r := run(t, "--version"); r.code != 0 || !strings.HasPrefix(r.stdout, "pgmedic ") {
+		t.Errorf("--version: %d %q", r.code, r.stdout)
+	}
+	for _, shell := range []string{"bash", "zsh", "fish", "powershell"} {
+		if r := run(t, "completion", shell); r.code != 0 || len(r.stdout) < 200 {
+			t.Errorf("completion %s: exit %d, %d bytes", shell, r.code, len(r.stdout))
+		}
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	const secret = "Secr3tPassw0rd"
+	port := closedPort(t)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"unknown flag", []string{"seed", "--bogus"}, 2, "unknown flag"},
+		{"unknown command", []string{"frobnicate"}, 2, "unknown command"},
+		{"stray argument", []string{"seed", "extra"}, 2, "takes no arguments"},
+		{"negative scale", []string{"seed", "--scale", "-1", "--dsn", pg.URI("postgres")}, 2, "--scale"},
+		{"zero scale", []string{"demo", "--scale", "0"}, 2, "--scale"},
+		{"non-numeric scale", []string{"seed", "--scale", "lots"}, 2, "invalid argument"},
+		{"malformed DSN", []string{"seed", "--scale", "0.01", "--dsn", "postgres://u:" + secret + "@host:notaport/db"}, 2, "malformed connection string"},
+		{"closed port", []string{"seed", "--scale", "0.01", "--dsn", fmt.Sprintf("postgres://u:%s@127.0.0.1:%d/db?sslmode=disable", secret, port)}, 1, fmt.Sprint(port)},
+		{"remote host without TLS in production", []string{"seed", "--scale", "0.01", "--dsn", "postgres://u:" + secret + "@db.example.org/claims"}, 2, "verify-full"},
+		{"unknown profile", []string{"--profile", "nope", "seed", "--scale", "0.01"}, 2, "nope"},
+		{"missing config file", []string{"--config", "/nonexistent/pgmedic.yaml", "seed"}, 2, "pgmedic.yaml"},
+		{"zero clients", []string{"workload", "--clients", "0"}, 2, "--clients"},
+		{"bad format", []string{"workload", "--format", "xml"}, 2, "--format"},
+		{"unknown operation", []string{"workload", "--only", "nope"}, 2, "unknown operation"},
+		{"demo stop without cluster", []string{"demo", "stop", "--dir", t.TempDir()}, 2, "no demo cluster"},
+		{"wrong password", []string{"workload", "--duration", "1s", "--dsn", fmt.Sprintf("postgres://postgres:%s@127.0.0.1:%d/postgres?sslmode=verify-full&sslrootcert=%s", secret, pg.Port(), pg.CAFile)}, 1, "password"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d; stderr %q", r.code, tc.code, r.stderr)
+			}
+			line := oneErrorLine(t, r)
+			if !strings.Contains(line, tc.want) {
+				t.Errorf("error line %q should mention %q", line, tc.want)
+			}
+			if strings.Contains(r.stderr+r.stdout, secret) {
+				t.Errorf("the password leaked: %s", r.stderr)
+			}
+		})
+	}
+}
+
+func TestSeedRefusesSeededDatabaseUnlessForced(t *testing.T) {
+	db := pg.NewDB(t)
+	r := run(t, "seed", "--dsn", db.URI, "--scale", "0.002", "--seed", "5")
+	if r.code != 0 {
+		t.Fatalf("seed: exit %d: %s", r.code, r.stderr)
+	}
+	want := synth.PlannedCounts(0.002)
+	if n := db.QueryInt64(t, "SELECT count(*) FROM claims"); n != want.Claims {
+		t.Fatalf("claims = %d, want %d", n, want.Claims)
+	}
+	if !strings.Contains(r.stdout, "claim_lines") || !strings.Contains(r.stdout, "rows/s") {
+		t.Errorf("summary lacks the table list or the rate: %s", r.stdout)
+	}
+
+	again := run(t, "seed", "--dsn", db.URI, "--scale", "0.002")
+	if again.code != 2 {
+		t.Fatalf("second seed: exit %d, want 2", again.code)
+	}
+	if line := oneErrorLine(t, again); !strings.Contains(line, "already has the healthcare tables") || !strings.Contains(line, "--force") {
+		t.Errorf("error line: %q", line)
+	}
+	// Nothing was touched by the refusal.
+	if n := db.QueryInt64(t, "SELECT count(*) FROM claims"); n != want.Claims {
+		t.Fatalf("claims = %d after a refused seed", n)
+	}
+
+	forced := run(t, "seed", "--dsn", db.URI, "--scale", "0.003", "--force")
+	if forced.code != 0 {
+		t.Fatalf("seed --force: exit %d: %s", forced.code, forced.stderr)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM claims"); n != synth.PlannedCounts(0.003).Claims {
+		t.Fatalf("claims = %d after --force", n)
+	}
+}
+
+func TestWorkloadJSON(t *testing.T) {
+	db := pg.NewDB(t)
+	if r := run(t, "seed", "--dsn", db.URI, "--scale", "0.005"); r.code != 0 {
+		t.Fatalf("seed: %s", r.stderr)
+	}
+	r := run(t, "workload", "--dsn", db.URI, "--duration", "2s", "--clients", "2", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("workload: exit %d: %s", r.code, r.stderr)
+	}
+	var res synth.WorkloadResult
+	if err := json.Unmarshal([]byte(r.stdout), &res); err != nil {
+		t.Fatalf("output is not JSON: %v\n%s", err, r.stdout)
+	}
+	if res.Errors != 0 || res.Operations == 0 || len(res.Ops) != len(synth.Operations()) {
+		t.Fatalf("unexpected result: %+v", res)
+	}
+}
+
+func TestDemoKeepPrintsURIThenStops(t *testing.T) {
+	dir, err := os.MkdirTemp("", "pgmedic-demo-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	demoDir := filepath.Join(dir, "demo")
+	r := run(t, "demo", "--dir", demoDir, "--scale", "0.005", "--duration", "2s", "--keep")
+	defer func() {
+		if c, err := localpg.Attach(context.Background(), demoDir); err == nil {
+			_ = c.Stop(context.Background())
+		}
+	}()
+	if r.code != 0 {
+		t.Fatalf("demo: exit %d\nstderr: %s\nstdout: %s", r.code, r.stderr, r.stdout)
+	}
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	uri := lines[len(lines)-1]
+	if !strings.HasPrefix(uri, "postgres://") || !strings.Contains(uri, "sslmode=verify-full") {
+		t.Fatalf("last line is not the connection URI: %q", uri)
+	}
+	if !strings.Contains(r.stdout, "top statements by total time") || !strings.Contains(r.stdout, "patient_by_mrn") {
+		t.Errorf("summary lacks the workload or the statements:\n%s", r.stdout)
+	}
+	pw, err := os.ReadFile(filepath.Join(demoDir, "superuser.pw"))
+	if err != nil || strings.Contains(r.stdout+r.stderr, string(pw)) {
+		t.Fatalf("the superuser password appears in the output (or could not be read: %v)", err)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, uri)
+	if err != nil {
+		t.Fatalf("connecting to the kept cluster: %v", err)
+	}
+	var n int64
+	if err := conn.QueryRow(ctx, "SELECT count(*) FROM claims").Scan(&n); err != nil || n == 0 {
+		t.Fatalf("claims in the demo database: %d (%v)", n, err)
+	}
+	conn.Close(ctx)
+
+	stop := run(t, "demo", "stop", "--dir", demoDir)
+	if stop.code != 0 {
+		t.Fatalf("demo stop: exit %d: %s", stop.code, stop.stderr)
+	}
+	c, err := localpg.Attach(ctx, demoDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Running() {
+		t.Fatal("the cluster still runs after demo stop")
+	}
+}
