@@ -408,7 +408,7 @@ func (c *client) claimHistory(ctx context.Context) error {
 
 func (c *client) providerClaims(ctx context.Context) error {
 	span := c.p.lastDay.Sub(c.p.firstDay)
-	from := c.p.firstDay.Add(time.Duration(c.r.Int64N(int64(span)+1))).Truncate(24 * time.Hour)
+	from := c.p.firstDay.Add(time.Duration(c.r.Int64N(int64(span) + 1))).Truncate(24 * time.Hour)
 	return c.query(ctx, `SELECT id, patient_id, date_of_service, status, billed_amount
 		FROM claims WHERE provider_id = $1 AND date_of_service BETWEEN $2 AND $3 ORDER BY date_of_service`,
 		pickOne(c.r, c.p.providers), from, from.AddDate(0, 1, 0))
