@@ -43,6 +43,7 @@ type Profile struct {
 	ConnectionPool ConnectionPool `yaml:"connectionPool"`
 	Monitor        Monitor        `yaml:"monitor"`
 	Healthcare     Healthcare     `yaml:"healthcare"`
+	Checks         Checks         `yaml:"checks"`
 
 	// origins says where each non-default value came from (key path relative to the
 	// profile, e.g. "partitioner.partitionSize"), so validation can point at the file
@@ -132,6 +133,18 @@ type Healthcare struct {
 	NotPHI []string `yaml:"notPHI"`
 	// PatientTables lists tables holding patient rows; empty means detect by name.
 	PatientTables []string `yaml:"patientTables"`
+}
+
+// Checks tunes the health checks. Check ids and threshold names are those listed by
+// `pgmedic checks`; the health package validates them (config cannot know them).
+type Checks struct {
+	// Disabled lists check ids that do not run.
+	Disabled []string `yaml:"disabled"`
+	// Thresholds overrides thresholds as "check.id.threshold=value", e.g.
+	// "sessions.idle_in_transaction.min_seconds=30".
+	Thresholds []string `yaml:"thresholds"`
+	// Severity overrides a check's severity as "check.id=high".
+	Severity []string `yaml:"severity"`
 }
 
 // File is what pgmedic.yaml holds, with every profile resolved (extends applied) but

@@ -86,6 +86,24 @@ func (p *Profile) Validate() error {
 				"%q is also listed as PHI (phiTables or phiColumns)", s)
 		}
 	}
+	for _, e := range p.Checks.Thresholds {
+		name, value, ok := strings.Cut(e, "=")
+		if _, err := strconv.ParseFloat(strings.TrimSpace(value), 64); !ok || strings.Count(name, ".") < 2 || err != nil {
+			c.fail("checks.thresholds", "see `pgmedic checks` for check ids and their thresholds",
+				"%q must look like check.id.threshold=number", e)
+		}
+	}
+	for _, e := range p.Checks.Severity {
+		_, sev, ok := strings.Cut(e, "=")
+		switch strings.ToLower(strings.TrimSpace(sev)) {
+		case "critical", "high", "medium", "low", "info":
+		default:
+			ok = false
+		}
+		if !ok {
+			c.fail("checks.severity", "", "%q must look like check.id=severity (critical, high, medium, low or info)", e)
+		}
+	}
 	return errors.Join(c.errs...)
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -247,5 +248,139 @@ func TestDemoKeepPrintsURIThenStops(t *testing.T) {
 	}
 	if c.Running() {
 		t.Fatal("the cluster still runs after demo stop")
+	}
+}
+
+var update = flag.Bool("update", false, "rewrite the golden files")
+
+// The JSON and Markdown reports of a fixed snapshot are golden files: any change in
+// what the checks decide or how reports look shows up in review.
+func TestCheckGoldenReports(t *testing.T) {
+	for _, tc := range []struct{ format, golden string }{
+		{"json", "testdata/check.json.golden"},
+		{"markdown", "testdata/check.md.golden"},
+	} {
+		r := run(t, "check", "--snapshot", "testdata/snapshot.json", "--format", tc.format)
+		if r.code != 0 {
+			t.Fatalf("check --format %s: exit %d: %s", tc.format, r.code, r.stderr)
+		}
+		if *update {
+			if err := os.WriteFile(tc.golden, []byte(r.stdout), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
+		}
+		want, err := os.ReadFile(tc.golden)
+		if err != nil {
+			t.Fatalf("%v (run with -update to create it)", err)
+		}
+		if r.stdout != string(want) {
+			t.Errorf("%s report differs from %s (run go test ./internal/cli -run Golden -update after checking the change)", tc.format, tc.golden)
+		}
+	}
+}
+
+func TestCollectThenCheck(t *testing.T) {
+	db := pg.NewDB(t)
+	if r := run(t, "seed", "--dsn", db.URI, "--scale", "0.003"); r.code != 0 {
+		t.Fatalf("seed: %s", r.stderr)
+	}
+	snapPath := filepath.Join(t.TempDir(), "snap.json")
+	if r := run(t, "collect", "--dsn", db.URI, "--output", snapPath); r.code != 0 {
+		t.Fatalf("collect: exit %d: %s", r.code, r.stderr)
+	}
+	r := run(t, "check", "--snapshot", snapPath, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("check: exit %d: %s", r.code, r.stderr)
+	}
+	var rep struct {
+		Version  string            `json:"version"`
+		Findings []json.RawMessage `json:"findings"`
+		Summary  struct {
+			Total int `json:"total"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil || rep.Version == "" || rep.Summary.Total == 0 || len(rep.Findings) == 0 {
+		t.Fatalf("report: %v %+v", err, rep)
+	}
+	// The seeded schema has unindexed foreign keys, so --fail-on low fails the run.
+	if r := run(t, "check", "--dsn", db.URI, "--fail-on", "low", "--format", "sarif", "--output", filepath.Join(t.TempDir(), "x.sarif")); r.code != 1 {
+		t.Errorf("--fail-on low: exit %d, want 1: %s", r.code, r.stderr)
+	}
+	if r := run(t, "check", "--dsn", db.URI, "--fail-on", "critical"); r.code != 0 {
+		t.Errorf("--fail-on critical: exit %d, want 0: %s", r.code, r.stderr)
+	}
+	for _, format := range []string{"text", "markdown", "html", "sarif"} {
+		if r := run(t, "check", "--snapshot", snapPath, "--format", format); r.code != 0 || len(r.stdout) < 500 {
+			t.Errorf("--format %s: exit %d, %d bytes", format, r.code, len(r.stdout))
+		}
+	}
+}
+
+func TestCheckWithoutPgStatStatements(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "DROP EXTENSION pg_stat_statements")
+	r := run(t, "check", "--dsn", db.URI, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stderr, "pg_stat_statements extension is not installed") {
+		t.Errorf("stderr should say why statement checks are limited: %q", r.stderr)
+	}
+	if !strings.Contains(r.stdout, `"statements.unavailable"`) {
+		t.Error("the report lacks the statements.unavailable finding")
+	}
+}
+
+func TestCheckBadInput(t *testing.T) {
+	dir := t.TempDir()
+	notJSON := filepath.Join(dir, "notjson.json")
+	future := filepath.Join(dir, "future.json")
+	os.WriteFile(notJSON, []byte("this is not json"), 0o644)
+	os.WriteFile(future, []byte(`{"format_version": 42}`), 0o644)
+	port := closedPort(t)
+	cases := []struct {
+		name string
+		args []string
+		code int
+		want string
+	}{
+		{"snapshot not JSON", []string{"check", "--snapshot", notJSON}, 2, "not JSON"},
+		{"snapshot of an unknown version", []string{"check", "--snapshot", future}, 2, "format version 42"},
+		{"missing snapshot", []string{"check", "--snapshot", filepath.Join(dir, "nope.json")}, 2, "cannot open"},
+		{"snapshot and dsn", []string{"check", "--snapshot", "testdata/snapshot.json", "--dsn", pg.URI("postgres")}, 2, "either --snapshot or --dsn"},
+		{"unreachable server", []string{"check", "--dsn", fmt.Sprintf("postgres://u@127.0.0.1:%d/db?sslmode=disable", port)}, 1, "cannot connect"},
+		{"bad format", []string{"check", "--snapshot", "testdata/snapshot.json", "--format", "pdf"}, 2, "pdf"},
+		{"bad fail-on", []string{"check", "--snapshot", "testdata/snapshot.json", "--fail-on", "severe"}, 2, "severe"},
+		{"bad server memory", []string{"collect", "--server-memory", "lots", "--dsn", pg.URI("postgres")}, 2, "--server-memory"},
+		{"unwritable output", []string{"check", "--snapshot", "testdata/snapshot.json", "--output", "/nonexistent/dir/r.html"}, 1, "cannot write"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := run(t, tc.args...)
+			if r.code != tc.code {
+				t.Fatalf("exit %d, want %d: %s", r.code, tc.code, r.stderr)
+			}
+			if line := oneErrorLine(t, r); !strings.Contains(line, tc.want) {
+				t.Errorf("%q should mention %q", line, tc.want)
+			}
+		})
+	}
+}
+
+func TestChecksList(t *testing.T) {
+	r := run(t, "checks")
+	if r.code != 0 || !strings.Contains(r.stdout, "sessions.idle_in_transaction") || !strings.Contains(r.stdout, "min_seconds=60s") {
+		t.Fatalf("checks: %d\n%s", r.code, r.stdout)
+	}
+	r = run(t, "checks", "--format", "json")
+	var list []map[string]any
+	if err := json.Unmarshal([]byte(r.stdout), &list); err != nil || len(list) < 30 {
+		t.Fatalf("checks --format json: %v, %d entries", err, len(list))
+	}
+	// Thresholds from the profile show their configured values.
+	r = run(t, "--profile", "development", "checks")
+	if !strings.Contains(r.stdout, "warn_pct=90%") {
+		t.Errorf("development's connection threshold (90) is not shown:\n%s", r.stdout)
 	}
 }

@@ -14,8 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/internal/localpg"
 	"github.com/pgmedic/pgmedic/pgconn"
+	"github.com/pgmedic/pgmedic/report"
 )
 
 // demoDatabase is the database the demo loads.
@@ -149,6 +151,10 @@ func (a *app) demo(f demoFlags) (err error) {
 	if err := topStatements(a.ctx, pool, out, 8); err != nil {
 		return err
 	}
+	fmt.Fprintln(out)
+	if err := a.demoReport(cluster, f.dir, out); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\ndemo finished in %.0fs\n", time.Since(began).Seconds())
 	if res.Errors > 0 {
 		return &jobError{msg: fmt.Sprintf("%d workload operations failed", res.Errors), hint: "the table above shows the first error of each operation"}
@@ -157,6 +163,41 @@ func (a *app) demo(f demoFlags) (err error) {
 		a.logf("the cluster keeps running; stop it with: pgmedic demo stop --dir %s", f.dir)
 		fmt.Fprintln(out, cluster.URI(demoDatabase))
 	}
+	return nil
+}
+
+// demoReport runs the health checks on the demo database and writes the HTML report
+// next to the cluster's directory.
+func (a *app) demoReport(cluster *localpg.Cluster, dir string, out io.Writer) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	snap, err := a.collectSnapshot(cluster.SocketURI(demoDatabase), collectFlags{maxStatements: 1000})
+	if err != nil {
+		return err
+	}
+	res, err := a.analyse(cfg, snap, nil)
+	if err != nil {
+		return err
+	}
+	sum := finding.Summarize(res.findings)
+	fmt.Fprintf(out, "health checks: %d findings (critical %d, high %d, medium %d, low %d, info %d), %d undecided\n",
+		sum.Total, sum.BySeverity["critical"], sum.BySeverity["high"], sum.BySeverity["medium"], sum.BySeverity["low"], sum.BySeverity["info"], sum.Unknown)
+	for _, f := range res.findings {
+		if f.Status == finding.Open && f.Severity >= finding.High {
+			fmt.Fprintf(out, "  [%s] %s\n", strings.ToUpper(f.Severity.String()), f.Title)
+		}
+	}
+	path := filepath.Join(dir, "report.html")
+	if err := a.writeTo(path, func(w io.Writer) error { return report.Write(w, report.HTML, res.input, report.Options{}) }); err != nil {
+		return err
+	}
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		abs = path
+	}
+	fmt.Fprintf(out, "HTML report: %s\n", abs)
 	return nil
 }
 

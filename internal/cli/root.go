@@ -96,6 +96,9 @@ is printed as a plan and runs only with --apply.`,
 		a.demoCommand(),
 		a.seedCommand(),
 		a.workloadCommand(),
+		a.collectCommand(),
+		a.checkCommand(),
+		a.checksCommand(),
 		a.configCommand(),
 	)
 	setNoArgs(root)
