@@ -56,6 +56,8 @@ type Options struct {
 	Classifier *healthcare.Classifier
 	// Now is the analysis time; default the snapshot's collection time.
 	Now time.Time
+	// OtherChecks are other analyzers' rules that configuration entries may name.
+	OtherChecks []Known
 }
 
 // Context is what a check sees.
@@ -154,7 +156,11 @@ func Run(s *snapshot.Snapshot, opts Options) ([]finding.Finding, error) {
 		}
 	}
 	checks := Checks()
-	ov, err := parseOverrides(cfg.Checks, checks)
+	known := append([]Known(nil), opts.OtherChecks...)
+	for _, c := range checks {
+		known = append(known, Known{ID: c.ID, Thresholds: c.Thresholds})
+	}
+	ov, err := ParseOverrides(cfg.Checks, known)
 	if err != nil {
 		return nil, err
 	}
@@ -172,22 +178,15 @@ func Run(s *snapshot.Snapshot, opts Options) ([]finding.Finding, error) {
 	var out []finding.Finding
 	for i := range checks {
 		ch := &checks[i]
-		if ov.disabled[ch.ID] {
+		if ov.Disabled(ch.ID) {
 			continue
 		}
 		ctx := &Context{Snap: s, Baseline: opts.Baseline, Config: cfg, Now: now, check: ch, tables: tables,
 			thresholds: map[string]float64{}}
 		for _, t := range ch.Thresholds {
-			v := t.Default
-			if t.FromConfig != nil {
-				v = t.FromConfig(cfg)
-			}
-			if o, ok := ov.thresholds[ch.ID+"."+t.Name]; ok {
-				v = o
-			}
-			ctx.thresholds[t.Name] = v
+			ctx.thresholds[t.Name] = ov.Threshold(cfg, ch.ID, t)
 		}
-		if sev, ok := ov.severity[ch.ID]; ok {
+		if sev, ok := ov.Severity(ch.ID); ok {
 			ctx.severity = &sev
 		}
 		if ch.MinVersion > 0 && s.Server.Major() < ch.MinVersion {
@@ -210,17 +209,47 @@ func Run(s *snapshot.Snapshot, opts Options) ([]finding.Finding, error) {
 	return out, nil
 }
 
-type overrides struct {
+// Overrides are the configuration's changes to checks: disabled ids, thresholds and
+// severities, validated against the checks that exist (health's and other analyzers').
+type Overrides struct {
 	disabled   map[string]bool
 	thresholds map[string]float64
 	severity   map[string]finding.Severity
 }
 
-func parseOverrides(cc config.Checks, checks []Check) (*overrides, error) {
-	ov := &overrides{disabled: map[string]bool{}, thresholds: map[string]float64{}, severity: map[string]finding.Severity{}}
-	ids := map[string]*Check{}
-	for i := range checks {
-		ids[checks[i].ID] = &checks[i]
+// Disabled reports whether the check is switched off.
+func (o *Overrides) Disabled(id string) bool { return o.disabled[id] }
+
+// Threshold returns a check's threshold: the override, else the threshold's default
+// (from the profile when it has one).
+func (o *Overrides) Threshold(cfg *config.Profile, id string, t Threshold) float64 {
+	if v, ok := o.thresholds[id+"."+t.Name]; ok {
+		return v
+	}
+	if t.FromConfig != nil && cfg != nil {
+		return t.FromConfig(cfg)
+	}
+	return t.Default
+}
+
+// Severity returns the overridden severity of a check, if any.
+func (o *Overrides) Severity(id string) (finding.Severity, bool) {
+	s, ok := o.severity[id]
+	return s, ok
+}
+
+// Known is a check that overrides may name: health's own, or another analyzer's rule.
+type Known struct {
+	ID         string
+	Thresholds []Threshold
+}
+
+// ParseOverrides validates the configuration's check entries against the known checks.
+func ParseOverrides(cc config.Checks, known []Known) (*Overrides, error) {
+	ov := &Overrides{disabled: map[string]bool{}, thresholds: map[string]float64{}, severity: map[string]finding.Severity{}}
+	ids := map[string]*Known{}
+	for i := range known {
+		ids[known[i].ID] = &known[i]
 	}
 	unknownCheck := func(entry, id string) error {
 		return &OverrideError{Msg: fmt.Sprintf("checks: %q names no check %q", entry, id),
@@ -245,14 +274,14 @@ func parseOverrides(cc config.Checks, checks []Check) (*overrides, error) {
 		if ch == nil {
 			return nil, unknownCheck(e, id)
 		}
-		var known []string
+		var names []string
 		found := false
 		for _, t := range ch.Thresholds {
-			known = append(known, t.Name)
+			names = append(names, t.Name)
 			found = found || t.Name == name
 		}
 		if !found {
-			return nil, &OverrideError{Msg: fmt.Sprintf("checks.thresholds: check %s has no threshold %q (it has: %s)", id, name, strings.Join(known, ", "))}
+			return nil, &OverrideError{Msg: fmt.Sprintf("checks.thresholds: check %s has no threshold %q (it has: %s)", id, name, strings.Join(names, ", "))}
 		}
 		v, err := strconv.ParseFloat(strings.TrimSpace(val), 64)
 		if err != nil || math.IsNaN(v) {

@@ -46,6 +46,11 @@ type Policy struct {
 // DefaultApplicationName is what pgmedic's sessions call themselves.
 const DefaultApplicationName = "pgmedic"
 
+// Marker starts the text of pgmedic's own catalog and sampling queries, so that
+// pg_stat_statements entries it caused can be told apart from the application's
+// workload (and left out of the analysis).
+const Marker = "/* pgmedic */ "
+
 // InputError is a connection string that cannot be used as given (exit code 2).
 type InputError struct {
 	Msg  string

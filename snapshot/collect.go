@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Options tune a collection.
@@ -38,6 +40,22 @@ type Querier interface {
 	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
 	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
 	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// marked prefixes every query with pgconn.Marker: pgmedic's own statements must not
+// show up as the application's workload in the next snapshot.
+type marked struct{ q Querier }
+
+func (m marked) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return m.q.Query(ctx, policy.Marker+sql, args...)
+}
+
+func (m marked) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return m.q.QueryRow(ctx, policy.Marker+sql, args...)
+}
+
+func (m marked) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return m.q.Exec(ctx, policy.Marker+sql, args...)
 }
 
 type collector struct {
@@ -98,7 +116,7 @@ func Collect(ctx context.Context, q Querier, opts Options) (*Snapshot, error) {
 	if opts.MaxStatements <= 0 {
 		opts.MaxStatements = 1000
 	}
-	c := &collector{q: q, opts: opts, s: &Snapshot{FormatVersion: FormatVersion, Tool: opts.Tool, CollectedAt: opts.Now().UTC()}}
+	c := &collector{q: marked{q}, opts: opts, s: &Snapshot{FormatVersion: FormatVersion, Tool: opts.Tool, CollectedAt: opts.Now().UTC()}}
 	for _, p := range parts {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

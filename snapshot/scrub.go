@@ -8,7 +8,14 @@ import "strings"
 // Identifiers, keywords and $n parameters are kept. pg_stat_statements already
 // normalises the statements it plans; this catches utility statements such as
 // SET app.patient_id = '12345' that it keeps verbatim, and texts from other sources.
-func ScrubLiterals(sql string) string {
+func ScrubLiterals(sql string) string { return scrub(sql, true) }
+
+// ScrubStrings is ScrubLiterals for statements pg_stat_statements has normalised: the
+// numbers left in them are structural (ORDER BY 1, numeric(12,2)), so they stay, and
+// only string literals and comments go.
+func ScrubStrings(sql string) string { return scrub(sql, false) }
+
+func scrub(sql string, numbers bool) string {
 	var b strings.Builder
 	b.Grow(len(sql))
 	n := len(sql)
@@ -93,7 +100,7 @@ func ScrubLiterals(sql string) string {
 			}
 			b.WriteByte(ch)
 			i++
-		case (isDigit(ch) || (ch == '.' && i+1 < n && isDigit(sql[i+1]))) && !prevIdent:
+		case numbers && (isDigit(ch) || (ch == '.' && i+1 < n && isDigit(sql[i+1]))) && !prevIdent:
 			j := i
 			for j < n && (isDigit(sql[j]) || sql[j] == '.' || sql[j] == '_' ||
 				((sql[j] == 'e' || sql[j] == 'E') && j+1 < n && (isDigit(sql[j+1]) || sql[j+1] == '-' || sql[j+1] == '+')) ||

@@ -273,6 +273,9 @@ func TestScrubLiterals(t *testing.T) {
 		"SELECT X'1F', B'101', U&'d\\0061t' FROM t":             "SELECT '?', '?', '?' FROM t",
 		"SELECT 0x1F, 1_000_000":                                "SELECT ?, ?",
 	}
+	if got := snapshot.ScrubStrings("SELECT a FROM t WHERE b = 'x' ORDER BY 1 LIMIT $1"); got != "SELECT a FROM t WHERE b = '?' ORDER BY 1 LIMIT $1" {
+		t.Errorf("ScrubStrings: %q", got)
+	}
 	for in, want := range cases {
 		if got := snapshot.ScrubLiterals(in); got != want {
 			t.Errorf("ScrubLiterals(%q)\n got %q\nwant %q", in, got, want)

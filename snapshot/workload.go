@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // maxQueryText caps a statement's text: pg_stat_statements keeps whole texts, and a
@@ -69,10 +71,12 @@ func (c *collector) workload(ctx context.Context) error {
 		FROM %s s
 		LEFT JOIN pg_database d ON d.oid = s.dbid
 		LEFT JOIN pg_roles r ON r.oid = s.userid
+		WHERE left(ltrim(s.query), %d) <> %s
 		ORDER BY 6 DESC LIMIT $1`,
 		pick("total_exec_time", "total_time"), pick("mean_exec_time", "mean_time"), pick("min_exec_time", "min_time"),
 		pick("max_exec_time", "max_time"), pick("stddev_exec_time", "stddev_time"), pick("total_plan_time"),
-		pick("shared_blk_read_time", "blk_read_time"), pick("wal_bytes"), pick("jit_functions"), jit, toplevel, view)
+		pick("shared_blk_read_time", "blk_read_time"), pick("wal_bytes"), pick("jit_functions"), jit, toplevel, view,
+		len(markerText), quote(markerText))
 	rows, err = c.q.Query(ctx, sql, c.opts.MaxStatements)
 	if err != nil {
 		return err
@@ -89,7 +93,11 @@ func (c *collector) workload(ctx context.Context) error {
 		}
 		// pg_stat_statements replaces constants with $n in the statements it plans, but
 		// keeps utility statements (SET, CREATE ...) as written: scrub what is left.
-		s.Query = ScrubLiterals(s.Query)
+		if planned(s.Query) {
+			s.Query = ScrubStrings(s.Query)
+		} else {
+			s.Query = ScrubLiterals(s.Query)
+		}
 		if len(s.Query) > maxQueryText {
 			s.Query = s.Query[:maxQueryText] + " ..."
 		}
@@ -98,8 +106,9 @@ func (c *collector) workload(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := c.q.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(sum(calls), 0)::int8, coalesce(sum(%s), 0)::float8 FROM %s s`,
-		pick("total_exec_time", "total_time"), view)).Scan(&w.TotalCalls, &w.TotalTimeMs); err != nil {
+	if err := c.q.QueryRow(ctx, fmt.Sprintf(`SELECT coalesce(sum(calls), 0)::int8, coalesce(sum(%s), 0)::float8 FROM %s s
+		WHERE left(ltrim(s.query), %d) <> %s`,
+		pick("total_exec_time", "total_time"), view, len(markerText), quote(markerText))).Scan(&w.TotalCalls, &w.TotalTimeMs); err != nil {
 		return err
 	}
 	if c.s.Server.Major() >= 14 {
@@ -115,6 +124,25 @@ func (c *collector) workload(ctx context.Context) error {
 	}
 	return nil
 }
+
+// planned reports whether a statement is one pg_stat_statements normalises (its
+// constants became $n), as opposed to a utility statement it keeps as written.
+func planned(q string) bool {
+	f := strings.Fields(strings.TrimSpace(q))
+	if len(f) == 0 {
+		return false
+	}
+	switch strings.ToUpper(strings.TrimLeft(f[0], "(")) {
+	case "SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE":
+		return true
+	}
+	return false
+}
+
+// markerText is pgmedic's marker without its trailing space, as it starts the stored text.
+var markerText = strings.TrimSpace(policy.Marker)
+
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func splitList(s string) []string {
 	var out []string

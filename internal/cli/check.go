@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -13,10 +14,12 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/health"
 	"github.com/pgmedic/pgmedic/healthcare"
 	"github.com/pgmedic/pgmedic/pgconn"
+	"github.com/pgmedic/pgmedic/queryperf"
 	"github.com/pgmedic/pgmedic/report"
 	"github.com/pgmedic/pgmedic/snapshot"
 )
@@ -225,7 +228,19 @@ func (a *app) check(f checkFlags) error {
 	} else if snap, err = a.collectSnapshot(a.dsn, f.collectFlags); err != nil {
 		return err
 	}
-	res, err := a.analyse(cfg, snap, baseline)
+	var planner *explain.Planner
+	if f.snapshotPath == "" && snap.Workload.Available {
+		// Plans make the statement findings specific; the session is read-only.
+		conn, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, readOnly))
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		if planner, err = explain.New(a.ctx, conn); err != nil {
+			return err
+		}
+	}
+	res, err := a.analyse(cfg, snap, baseline, planner)
 	if err != nil {
 		return err
 	}
@@ -250,13 +265,14 @@ type analysis struct {
 	input    *report.Input
 }
 
-// analyse runs the checks and prepares the report input.
-func (a *app) analyse(cfg *config.Profile, snap *snapshot.Snapshot, baseline *snapshot.Snapshot) (*analysis, error) {
+// analyse runs the health checks and the query analysis (with plans when a planner is
+// given) and prepares the report input.
+func (a *app) analyse(cfg *config.Profile, snap *snapshot.Snapshot, baseline *snapshot.Snapshot, planner *explain.Planner) (*analysis, error) {
 	cls, err := healthcare.New(cfg.Healthcare)
 	if err != nil {
 		return nil, usageErrorf("healthcare configuration: %v", err)
 	}
-	fs, err := health.Run(snap, health.Options{Config: cfg, Baseline: baseline, Classifier: cls})
+	fs, err := health.Run(snap, health.Options{Config: cfg, Baseline: baseline, Classifier: cls, OtherChecks: queryperf.KnownRules()})
 	if err != nil {
 		var oe *health.OverrideError
 		if errors.As(err, &oe) {
@@ -264,11 +280,33 @@ func (a *app) analyse(cfg *config.Profile, snap *snapshot.Snapshot, baseline *sn
 		}
 		return nil, err
 	}
+	if snap.Workload.Available {
+		opts := []queryperf.Option{queryperf.WithSnapshot(snap), queryperf.WithClassifier(cls)}
+		if planner != nil {
+			opts = append(opts, queryperf.WithPlanner(planner))
+		}
+		an, err := queryperf.New(cfg, opts...)
+		if err != nil {
+			return nil, overrideError(err)
+		}
+		res, err := an.Analyze(a.ctx, snap)
+		if err != nil {
+			return nil, err
+		}
+		for _, f := range res.Findings {
+			// health's statements.slow already reports slow statements.
+			if f.Check != "query.slow" {
+				fs = append(fs, f)
+			}
+		}
+		finding.Sort(fs)
+	}
 	var checks []report.CheckInfo
 	for _, c := range health.List(cfg) {
 		checks = append(checks, report.CheckInfo{ID: c.ID, Area: c.Area, Title: c.Title, Description: c.Description,
 			Severity: c.Severity, References: c.References})
 	}
+	checks = append(checks, ruleInfos()...)
 	phi := map[string]bool{}
 	for _, t := range snap.Tables {
 		in := healthcare.TableInput{Schema: t.Schema, Name: t.Name}
@@ -315,6 +353,16 @@ func (a *app) checksCommand() *cobra.Command {
 				return err
 			}
 			list := health.List(cfg)
+			for _, r := range queryperf.Rules() {
+				info := health.Info{ID: r.ID, Area: r.Area, Title: r.Title, Description: r.Description, Severity: r.Severity, References: r.References}
+				for _, t := range r.Thresholds {
+					if t.FromConfig != nil {
+						t.Default = t.FromConfig(cfg)
+					}
+					info.Thresholds = append(info.Thresholds, t)
+				}
+				list = append(list, info)
+			}
 			switch format {
 			case "json":
 				type threshold struct {

@@ -384,3 +384,127 @@ func TestChecksList(t *testing.T) {
 		t.Errorf("development's connection threshold (90) is not shown:\n%s", r.stdout)
 	}
 }
+
+func TestQueriesAndExplain(t *testing.T) {
+	db := pg.NewDB(t)
+	if r := run(t, "seed", "--dsn", db.URI, "--scale", "0.01"); r.code != 0 {
+		t.Fatalf("seed: %s", r.stderr)
+	}
+	if r := run(t, "workload", "--dsn", db.URI, "--duration", "2s", "--clients", "2"); r.code != 0 {
+		t.Fatalf("workload: %s", r.stderr)
+	}
+	r := run(t, "queries", "--dsn", db.URI, "--top", "5", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("queries: exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		Statements []struct {
+			Query, Grade string
+			Calls        int64
+			Findings     []json.RawMessage
+		}
+		Stats struct{ Statements, Planned int }
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil {
+		t.Fatalf("JSON: %v\n%s", err, r.stdout)
+	}
+	if len(out.Statements) != 5 || out.Stats.Planned < 10 {
+		t.Fatalf("statements %d planned %d", len(out.Statements), out.Stats.Planned)
+	}
+	for _, s := range out.Statements {
+		if s.Grade == "" || s.Calls == 0 || strings.Contains(s.Query, "pg_catalog") {
+			t.Errorf("statement %+v", s)
+		}
+	}
+	for _, format := range []string{"text", "markdown", "html"} {
+		if r := run(t, "queries", "--dsn", db.URI, "--format", format); r.code != 0 || len(r.stdout) < 300 {
+			t.Errorf("queries --format %s: exit %d, %d bytes: %s", format, r.code, len(r.stdout), r.stderr)
+		}
+	}
+
+	// A SQL file with a literal MRN: analysed, and the value never printed.
+	var mrn string
+	conn := db.Conn(t)
+	if err := conn.QueryRow(context.Background(), "SELECT mrn FROM patients LIMIT 1").Scan(&mrn); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "app.sql")
+	os.WriteFile(file, []byte("SELECT * FROM patients WHERE mrn = '"+mrn+"';\nSELECT id FROM claims WHERE status = 'pended' LIMIT 10;\n"), 0o644)
+	r = run(t, "queries", "--dsn", db.URI, "--file", file)
+	if r.code != 0 {
+		t.Fatalf("queries --file: exit %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, mrn) {
+		t.Fatalf("the MRN from the file was printed")
+	}
+	if !strings.Contains(r.stdout, "hipaa.literals_in_sql") {
+		t.Errorf("the literal MRN was not reported:\n%s", r.stdout)
+	}
+
+	// A server log: statements with durations, bind values never shown.
+	logFile := filepath.Join(t.TempDir(), "postgresql.log")
+	os.WriteFile(logFile, []byte(`2026-11-22 10:00:00.123 UTC [1234] app@claims LOG:  duration: 12.500 ms  statement: SELECT * FROM patients WHERE mrn = '`+mrn+`'
+2026-11-22 10:00:01.123 UTC [1234] app@claims LOG:  duration: 2.000 ms  execute <unnamed>: SELECT id FROM claims WHERE patient_id = $1
+2026-11-22 10:00:01.124 UTC [1234] app@claims DETAIL:  parameters: $1 = 'secret-bind-value'
+2026-11-22 10:00:02.123 UTC [1234] app@claims LOG:  duration: 3.000 ms  execute <unnamed>: SELECT id FROM claims WHERE patient_id = $1
+2026-11-22 10:00:02.124 UTC [1234] app@claims DETAIL:  parameters: $1 = '43'
+`), 0o644)
+	r = run(t, "queries", "--dsn", db.URI, "--file", logFile, "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("queries --file log: exit %d: %s", r.code, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, mrn) || strings.Contains(r.stdout, "secret-bind-value") {
+		t.Fatal("a value from the log was printed")
+	}
+	if !strings.Contains(r.stdout, `"calls": 2`) || !strings.Contains(r.stdout, "hipaa.literals_in_sql") {
+		t.Errorf("log analysis: want the two executions merged and the literal reported:\n%s", r.stdout)
+	}
+
+	// explain
+	r = run(t, "explain", "--dsn", db.URI, "SELECT * FROM claims WHERE patient_id = $1 ORDER BY date_of_service DESC LIMIT 20 OFFSET 40")
+	if r.code != 0 || !strings.Contains(r.stdout, "Seq Scan on public.claims") || !strings.Contains(r.stdout, "Grade") {
+		t.Errorf("explain: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "explain", "--dsn", db.URI, "--analyze", "--format", "json", "SELECT count(*) FROM claims")
+	if r.code != 0 || !strings.Contains(r.stdout, `"analyzed": true`) {
+		t.Errorf("explain --analyze: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	before := db.QueryInt64(t, "SELECT count(*) FROM audit_logs")
+	if r := run(t, "explain", "--dsn", db.URI, "--analyze", "--allow-writes", "DELETE FROM audit_logs"); r.code != 0 {
+		t.Errorf("explain --analyze --allow-writes: exit %d: %s", r.code, r.stderr)
+	}
+	if after := db.QueryInt64(t, "SELECT count(*) FROM audit_logs"); after != before {
+		t.Fatalf("explain --analyze of a DELETE deleted rows: %d -> %d", before, after)
+	}
+
+	bad := []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"explain", "--dsn", db.URI, "--analyze", "DELETE FROM audit_logs"}, 2, "--allow-writes"},
+		{[]string{"explain", "--dsn", db.URI, "SELEC broken"}, 2, "cannot parse"},
+		{[]string{"explain", "--dsn", db.URI, "SELECT * FROM patients WHERE $1 IS NULL"}, 1, "could not determine data type"},
+		{[]string{"explain", "--dsn", db.URI}, 2, "one SQL statement"},
+		{[]string{"explain", "--dsn", db.URI, "SELECT 1; SELECT 2"}, 2, "more than one statement"},
+		{[]string{"queries", "--dsn", db.URI, "--file", filepath.Join(t.TempDir(), "none.sql")}, 2, "cannot open"},
+		{[]string{"queries", "--dsn", db.URI, "--format", "pdf"}, 2, "--format"},
+	}
+	for _, tc := range bad {
+		r := run(t, tc.args...)
+		if r.code != tc.code {
+			t.Errorf("%v: exit %d, want %d: %s", tc.args, r.code, tc.code, r.stderr)
+			continue
+		}
+		if line := oneErrorLine(t, r); !strings.Contains(line, tc.want) {
+			t.Errorf("%v: %q should mention %q", tc.args, line, tc.want)
+		}
+	}
+	// Without pg_stat_statements there is nothing to rank: one clear line.
+	db2 := pg.NewDB(t)
+	db2.Exec(t, "DROP EXTENSION pg_stat_statements")
+	r = run(t, "queries", "--dsn", db2.URI)
+	if r.code != 1 || !strings.Contains(oneErrorLine(t, r), "pg_stat_statements") {
+		t.Errorf("queries without pg_stat_statements: exit %d: %s", r.code, r.stderr)
+	}
+}

@@ -173,11 +173,12 @@ func (a *app) demoReport(cluster *localpg.Cluster, dir string, out io.Writer) er
 	if err != nil {
 		return err
 	}
-	snap, err := a.collectSnapshot(cluster.SocketURI(demoDatabase), collectFlags{maxStatements: 1000})
+	sess, err := a.openAnalysis(cfg, cluster.SocketURI(demoDatabase), false)
 	if err != nil {
 		return err
 	}
-	res, err := a.analyse(cfg, snap, nil)
+	defer sess.close()
+	res, err := a.analyse(cfg, sess.snap, nil, sess.planner)
 	if err != nil {
 		return err
 	}
@@ -238,11 +239,11 @@ func (a *app) recreateDatabase(cluster *localpg.Cluster, name string) error {
 // topStatements prints the statements that took the most time, normalised (the text
 // pg_stat_statements keeps has parameters, not values).
 func topStatements(ctx context.Context, pool *pgxpool.Pool, out io.Writer, n int) error {
-	rows, err := pool.Query(ctx, `SELECT calls, total_exec_time, mean_exec_time, query
+	rows, err := pool.Query(ctx, pgconn.Marker+`SELECT calls, total_exec_time, mean_exec_time, query
 		FROM pg_stat_statements
 		WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
 		  AND query !~* '^\s*(begin|commit|rollback|set|reset|select pg_stat_statements_reset)'
-		  AND query !~* 'pg_catalog|pg_class|tablesample'
+		  AND left(ltrim(query), 13) <> '/* pgmedic */'
 		ORDER BY total_exec_time DESC LIMIT $1`, n)
 	if err != nil {
 		return fmt.Errorf("reading pg_stat_statements: %w", err)

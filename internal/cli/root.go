@@ -99,6 +99,8 @@ is printed as a plan and runs only with --apply.`,
 		a.collectCommand(),
 		a.checkCommand(),
 		a.checksCommand(),
+		a.queriesCommand(),
+		a.explainCommand(),
 		a.configCommand(),
 	)
 	setNoArgs(root)

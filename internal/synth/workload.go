@@ -14,6 +14,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // WorkloadOptions say how hard and how long to drive the database.
@@ -341,7 +343,8 @@ func sampleParams(ctx context.Context, pool *pgxpool.Pool) (*params, error) {
 		}},
 	}
 	for _, q := range queries {
-		rows, err := pool.Query(ctx, q.sql)
+		// Marked as pgmedic's own: the sampling is not part of the workload.
+		rows, err := pool.Query(ctx, policy.Marker+q.sql)
 		if err != nil {
 			return nil, fmt.Errorf("workload: sampling %s: %w", q.what, err)
 		}

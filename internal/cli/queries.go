@@ -1,0 +1,446 @@
+package cli
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/explain"
+	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/pglog"
+	"github.com/pgmedic/pgmedic/internal/sqlparse"
+	"github.com/pgmedic/pgmedic/pgconn"
+	"github.com/pgmedic/pgmedic/queryperf"
+	"github.com/pgmedic/pgmedic/report"
+	"github.com/pgmedic/pgmedic/snapshot"
+)
+
+type queriesFlags struct {
+	top    int
+	format string
+	file   string
+	output string
+	failOn string
+}
+
+func (a *app) queriesCommand() *cobra.Command {
+	var f queriesFlags
+	cmd := &cobra.Command{
+		Use:   "queries",
+		Short: "Analyse the statements that cost the most: plans, rules, HIPAA query rules, grades",
+		Long: `queries ranks the workload from pg_stat_statements (or the statements in --file: a SQL
+script, or a PostgreSQL log written with log_min_duration_statement or auto_explain)
+by total time, groups it by pg_query fingerprint, plans every statement without
+needing parameter values (generic plans; custom plans with representative values
+from pg_stats where that changes the costing), and applies the plan rules (full
+scans for few rows, predicates no index can serve, spills, nested loops over large
+inputs, OFFSET paging, SELECT *, unbounded results, N+1 patterns, planning and JIT
+overhead) and the HIPAA query rules (broad reads of patient data, identifiers in
+reports, values written into SQL text, PHI joins with no patient restriction). Each
+statement gets a score and a grade, A to F. Statement texts are normalised: values
+never appear in the output.`,
+		Example: `  pgmedic queries --dsn postgres://me@localhost/claims --top 20
+  pgmedic queries --file /var/log/postgresql/postgresql-15-main.log --format markdown
+  pgmedic queries --file app-queries.sql --format json`,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.queries(f) },
+	}
+	cmd.Flags().IntVar(&f.top, "top", 0, "statements shown (default: queryAnalyzer.topStatements)")
+	cmd.Flags().StringVar(&f.format, "format", "text", "output format: text, json, markdown or html")
+	cmd.Flags().StringVar(&f.file, "file", "", "analyse the statements in this SQL file or PostgreSQL log instead of pg_stat_statements")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
+	cmd.Flags().StringVar(&f.failOn, "fail-on", "", "exit 1 when a finding at or above this severity exists")
+	return cmd
+}
+
+func (a *app) queries(f queriesFlags) error {
+	switch f.format {
+	case "text", "json", "markdown", "html":
+	default:
+		return usageErrorf("--format must be text, json, markdown or html, got %q", f.format)
+	}
+	if f.top < 0 {
+		return usageErrorf("--top must be positive, got %d", f.top)
+	}
+	var failOn *finding.Severity
+	if f.failOn != "" {
+		s, err := finding.ParseSeverity(f.failOn)
+		if err != nil {
+			return usageErrorf("--fail-on: %v", err)
+		}
+		failOn = &s
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	if f.top == 0 {
+		f.top = cfg.QueryAnalyzer.TopStatements
+	}
+	var inputs []queryperf.Input
+	if f.file != "" {
+		if inputs, err = a.readStatements(f.file); err != nil {
+			return err
+		}
+	}
+	sess, err := a.openAnalysis(cfg, a.dsn, false)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	if f.file == "" {
+		if !sess.snap.Workload.Available {
+			return &jobError{msg: "there is no workload to analyse: " + sess.snap.Workload.Reason,
+				hint: "enable pg_stat_statements (see 'pgmedic check'), or give statements with --file"}
+		}
+		inputs = queryperf.FromWorkload(sess.snap)
+	}
+	an, err := queryperf.New(cfg, queryperf.WithPlanner(sess.planner), queryperf.WithSnapshot(sess.snap))
+	if err != nil {
+		return overrideError(err)
+	}
+	res, err := an.AnalyzeInputs(a.ctx, inputs)
+	if err != nil {
+		return err
+	}
+	a.logf("analysed %d statements (%d distinct; %d planned, %d cannot plan, %d did not parse) in %.1fs, %.1fs of it in EXPLAIN",
+		res.Stats.Inputs, res.Stats.Statements, res.Stats.Planned, res.Stats.CannotPlan, res.Stats.ParseErrors,
+		res.Stats.TotalMs/1000, res.Stats.ExplainMs/1000)
+	err = a.writeTo(f.output, func(w io.Writer) error { return writeQueries(w, f.format, res, sess.snap, f.top) })
+	if err != nil {
+		return err
+	}
+	if failOn != nil && finding.AtLeast(res.Findings, *failOn) {
+		return &exitError{code: ExitFailure}
+	}
+	return nil
+}
+
+func overrideError(err error) error {
+	var oe interface{ Error() string }
+	if errors.As(err, &oe) && strings.HasPrefix(err.Error(), "checks") {
+		return &usageError{msg: err.Error(), hint: "run 'pgmedic checks' for the check ids and thresholds"}
+	}
+	return err
+}
+
+// analysisSession is a read-only session with a snapshot and a planner on it.
+type analysisSession struct {
+	conn    *pgx.Conn
+	snap    *snapshot.Snapshot
+	planner *explain.Planner
+}
+
+func (s *analysisSession) close() { s.conn.Close(context.Background()) }
+
+func (a *app) openAnalysis(cfg *config.Profile, dsn string, write bool) (*analysisSession, error) {
+	snap, err := a.collectSnapshot(dsn, collectFlags{maxStatements: 1000})
+	if err != nil {
+		return nil, err
+	}
+	what := readOnly
+	if write {
+		what = writes
+	}
+	conn, err := pgconn.Connect(a.ctx, dsn, a.policy(cfg, what))
+	if err != nil {
+		return nil, err
+	}
+	p, err := explain.New(a.ctx, conn)
+	if err != nil {
+		conn.Close(a.ctx)
+		return nil, err
+	}
+	return &analysisSession{conn: conn, snap: snap, planner: p}, nil
+}
+
+// readStatements reads a SQL script or a PostgreSQL log.
+func (a *app) readStatements(path string) ([]queryperf.Input, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, usageErrorf("--file: cannot open %s: %v", path, errors.Unwrap(err))
+	}
+	defer fh.Close()
+	br := bufio.NewReaderSize(fh, 1<<20)
+	head, _ := br.Peek(64 << 10)
+	if looksLikeLog(head) {
+		entries, problems, err := pglog.Parse(br, pglog.Options{})
+		if err != nil {
+			return nil, &jobError{msg: fmt.Sprintf("reading the log %s: %v", path, err), err: err}
+		}
+		if len(problems) > 0 {
+			a.logf("pgmedic: note: %d log lines could not be understood (first at line %d)", len(problems), problems[0].Line)
+		}
+		var out []queryperf.Input
+		for _, e := range entries {
+			if e.Kind == "error" || strings.TrimSpace(e.Statement) == "" {
+				continue
+			}
+			in := queryperf.Input{Text: e.Statement, Raw: true, Source: "log", Calls: 1, TotalMs: e.DurationMs, MeanMs: e.DurationMs, MaxMs: e.DurationMs}
+			// Durations make the entries statistics; log_statement lines have none.
+			in.HasStats = e.DurationMs > 0
+			out = append(out, in)
+		}
+		if len(out) == 0 {
+			return nil, usageHint("the log needs log_min_duration_statement (or log_statement = all, or auto_explain) lines",
+				"--file %s: no statements found in the log", path)
+		}
+		return out, nil
+	}
+	raw, err := io.ReadAll(br)
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	stmts, err := sqlparse.Split(string(raw))
+	if err != nil {
+		return nil, usageHint("check the SQL in the file (psql -f runs the same statements)", "--file %s does not parse as SQL: %v", path, err)
+	}
+	if len(stmts) == 0 {
+		return nil, usageErrorf("--file %s holds no statements", path)
+	}
+	out := make([]queryperf.Input, 0, len(stmts))
+	for _, s := range stmts {
+		out = append(out, queryperf.Input{Text: s, Raw: true, Source: "file"})
+	}
+	return out, nil
+}
+
+// looksLikeLog tells a server log from a SQL script.
+func looksLikeLog(head []byte) bool {
+	if pglog.Detect(head) != pglog.FormatStderr {
+		return pglog.Detect(head) != ""
+	}
+	for _, marker := range [][]byte{[]byte("LOG:  "), []byte("ERROR:  "), []byte("STATEMENT:  "), []byte("duration: ")} {
+		if bytes.Contains(head, marker) {
+			return true
+		}
+	}
+	return false
+}
+
+func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snapshot.Snapshot, top int) error {
+	shown := res.Statements
+	if len(shown) > top {
+		shown = shown[:top]
+	}
+	switch format {
+	case "json":
+		out := struct {
+			Version    string                       `json:"version"`
+			Database   string                       `json:"database"`
+			Statements []*queryperf.StatementResult `json:"statements"`
+			Skipped    []queryperf.Skipped          `json:"skipped,omitempty"`
+			Stats      queryperf.RunStats           `json:"stats"`
+			Summary    finding.Summary              `json:"summary"`
+		}{"1", snap.Server.Database, shown, res.Skipped, res.Stats, finding.Summarize(res.Findings)}
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	case "text":
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintf(tw, "#\tGRADE\tTOTAL MS\tSHARE\tCALLS\tMEAN MS\tROWS/CALL\tPLAN\tSTATEMENT\n")
+		for i, s := range shown {
+			fmt.Fprintf(tw, "%d\t%s (%d)\t%.0f\t%.1f%%\t%d\t%.2f\t%.1f\t%s\t%s\n", i+1, s.Grade, s.Score, s.TotalMs, s.SharePct,
+				s.Calls, s.MeanMs, s.RowsPerCall, planLabel(s), shortenQuery(s.Query, 70))
+		}
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "\n%d distinct statements, %d shown; %d planned, %d cannot plan, %d did not parse.\n\n",
+			res.Stats.Statements, len(shown), res.Stats.Planned, res.Stats.CannotPlan, res.Stats.ParseErrors)
+		for _, s := range res.Skipped {
+			fmt.Fprintf(w, "skipped: %s (%s)\n", s.Query, s.Reason)
+		}
+	}
+	in := queryInput(res, snap, shown)
+	f := report.Text
+	if format == "text" {
+		in.Notes = nil // the table above already grades each statement
+	}
+	switch format {
+	case "markdown":
+		f = report.Markdown
+	case "html":
+		f = report.HTML
+	}
+	return report.Write(w, f, in, report.Options{})
+}
+
+func planLabel(s *queryperf.StatementResult) string {
+	if s.PlanError != "" {
+		return "cannot plan"
+	}
+	if s.PlanKind == "" {
+		return "-"
+	}
+	return s.PlanKind
+}
+
+func shortenQuery(q string, n int) string {
+	q = strings.Join(strings.Fields(q), " ")
+	if len(q) > n {
+		return q[:n-3] + "..."
+	}
+	return q
+}
+
+// queryInput makes the report input for the statements shown: their findings, and the
+// grade table as notes.
+func queryInput(res *queryperf.Result, snap *snapshot.Snapshot, shown []*queryperf.StatementResult) *report.Input {
+	var fs []finding.Finding
+	keep := map[string]bool{}
+	for _, s := range shown {
+		keep["query "+s.Fingerprint] = true
+	}
+	for _, f := range res.Findings {
+		if keep[f.Object] {
+			fs = append(fs, f)
+		}
+	}
+	in := report.FromSnapshot(snap, fs, ruleInfos(), nil)
+	in.TableSizes = nil
+	in.TopStatements = nil
+	for _, s := range shown {
+		in.TopStatements = append(in.TopStatements, report.StatementTime{Query: s.Query, Calls: s.Calls, TotalMs: s.TotalMs, MeanMs: s.MeanMs})
+		in.Notes = append(in.Notes, fmt.Sprintf("Grade %s (%d): %s", s.Grade, s.Score, shortenQuery(s.Query, 120)))
+	}
+	return in
+}
+
+func ruleInfos() []report.CheckInfo {
+	var out []report.CheckInfo
+	for _, r := range queryperf.Rules() {
+		out = append(out, report.CheckInfo{ID: r.ID, Area: r.Area, Title: r.Title, Description: r.Description, Severity: r.Severity, References: r.References})
+	}
+	return out
+}
+
+type explainFlags struct {
+	analyze     bool
+	allowWrites bool
+	showValues  bool
+	format      string
+	timeout     time.Duration
+}
+
+func (a *app) explainCommand() *cobra.Command {
+	var f explainFlags
+	cmd := &cobra.Command{
+		Use:   "explain [flags] SQL",
+		Short: "Plan one statement and say what is wrong with it",
+		Long: `explain plans one statement and applies the query rules to it. Statements with $n
+parameters get a generic plan (no values needed). With --analyze the statement runs
+under EXPLAIN (ANALYZE, BUFFERS) in a transaction that is rolled back, with a
+statement timeout; statements that write are refused unless --allow-writes is given.
+Values in plan conditions are hidden unless --show-values.`,
+		Example: `  pgmedic explain "SELECT * FROM claims WHERE patient_id = \$1 ORDER BY date_of_service DESC LIMIT 20"
+  pgmedic explain --analyze "SELECT count(*) FROM claims WHERE status = 'pended'"`,
+		Args: func(cmd *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("explain takes one SQL statement (quote it), got %d arguments", len(args))
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error { return a.explain(args[0], f) },
+	}
+	cmd.Flags().BoolVar(&f.analyze, "analyze", false, "run the statement with EXPLAIN ANALYZE (rolled back)")
+	cmd.Flags().BoolVar(&f.allowWrites, "allow-writes", false, "allow --analyze of statements that write (still rolled back)")
+	cmd.Flags().BoolVar(&f.showValues, "show-values", false, "show literal values in plan conditions")
+	cmd.Flags().StringVar(&f.format, "format", "text", "text or json")
+	cmd.Flags().DurationVar(&f.timeout, "timeout", 30*time.Second, "statement timeout for --analyze")
+	return cmd
+}
+
+func (a *app) explain(sql string, f explainFlags) error {
+	if f.format != "text" && f.format != "json" {
+		return usageErrorf("--format must be text or json, got %q", f.format)
+	}
+	if f.allowWrites && !f.analyze {
+		return usageErrorf("--allow-writes only makes sense with --analyze")
+	}
+	st, err := sqlparse.NewParser(nil, 0).Parse(sql)
+	if err != nil {
+		return usageHint("give exactly one SQL statement, quoted for the shell", "%v", err)
+	}
+	if f.analyze && st.Writes && !f.allowWrites {
+		return usageHint("EXPLAIN ANALYZE executes the statement; pass --allow-writes to run it in a transaction that is rolled back",
+			"refusing to EXPLAIN ANALYZE a %s statement without --allow-writes", strings.ToUpper(string(st.Kind)))
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	sess, err := a.openAnalysis(cfg, a.dsn, f.allowWrites)
+	if err != nil {
+		return err
+	}
+	defer sess.close()
+	opts := []queryperf.Option{queryperf.WithPlanner(sess.planner), queryperf.WithSnapshot(sess.snap)}
+	if f.analyze {
+		opts = append(opts, queryperf.WithAnalyze(f.allowWrites, f.timeout))
+	}
+	an, err := queryperf.New(cfg, opts...)
+	if err != nil {
+		return overrideError(err)
+	}
+	sr, err := an.AnalyzeQuery(a.ctx, sql)
+	if err != nil {
+		var wr *queryperf.WriteRefusedError
+		if errors.As(err, &wr) {
+			return usageErrorf("%v", err)
+		}
+		return err
+	}
+	if sr.PlanError != "" {
+		return &jobError{msg: sr.PlanError, hint: "PostgreSQL could not plan the statement; cast parameters whose type it cannot infer, e.g. $1::date"}
+	}
+	if f.format == "json" {
+		out := struct {
+			*queryperf.StatementResult
+			Plan *explain.Plan `json:"plan"`
+		}{sr, sr.Plan}
+		if !f.showValues && sr.Plan != nil {
+			// The JSON carries conditions; scrub them as the text does.
+			scrubPlan(sr.Plan)
+		}
+		enc := json.NewEncoder(a.stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	scrub := snapshot.ScrubLiterals
+	if f.showValues {
+		scrub = nil
+	}
+	fmt.Fprintf(a.stdout, "Statement (%s plan): %s\n\n", sr.PlanKind, shortenQuery(sr.Query, 400))
+	if sr.Plan != nil {
+		fmt.Fprint(a.stdout, sr.Plan.Text(scrub))
+	}
+	fmt.Fprintf(a.stdout, "\nGrade %s (score %d)\n\n", sr.Grade, sr.Score)
+	if len(sr.Findings) == 0 {
+		fmt.Fprintln(a.stdout, "No findings.")
+		return nil
+	}
+	in := report.FromSnapshot(sess.snap, sr.Findings, ruleInfos(), nil)
+	in.TableSizes, in.TopStatements, in.Parts = nil, nil, nil
+	return report.Write(a.stdout, report.Text, in, report.Options{Color: !a.noColor && isTerminal(a.stdout)})
+}
+
+func scrubPlan(p *explain.Plan) {
+	p.Root.Walk(func(n *explain.Node) {
+		for _, s := range []*string{&n.Filter, &n.IndexCond, &n.RecheckCond, &n.JoinFilter, &n.HashCond, &n.MergeCond} {
+			*s = snapshot.ScrubLiterals(*s)
+		}
+		n.Output = nil
+	})
+}
