@@ -9,6 +9,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Planner plans statements on one dedicated session. HypoPG's hypothetical indexes live
@@ -19,16 +21,22 @@ type Planner struct {
 	major     int
 	seq       int
 	statCache map[string]columnStats
+	// paramCount remembers how many parameters the server found in a statement, so
+	// that planning it again takes one round trip instead of four.
+	paramCount map[string]int
 }
+
+// maxParamCounts bounds paramCount on long runs over many distinct statements.
+const maxParamCounts = 100000
 
 // New wraps a session (opened by pgconn; read-only unless EXPLAIN ANALYZE of writes is
 // wanted).
 func New(ctx context.Context, conn *pgx.Conn) (*Planner, error) {
 	var num int
-	if err := conn.QueryRow(ctx, "SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
+	if err := conn.QueryRow(ctx, policy.Marker+"SELECT current_setting('server_version_num')::int").Scan(&num); err != nil {
 		return nil, fmt.Errorf("explain: reading the server version: %w", err)
 	}
-	return &Planner{conn: conn, major: num / 10000}, nil
+	return &Planner{conn: conn, major: num / 10000, paramCount: map[string]int{}}, nil
 }
 
 // Conn is the session the planner uses (for HypoPG calls on the same backend).
@@ -113,14 +121,19 @@ func (p *Planner) Plan(ctx context.Context, sql string, params int, values []*st
 	}
 	p.seq++
 	name := fmt.Sprintf("pgmedic_plan_%d", p.seq)
-	if _, err := p.simple(ctx, "PREPARE "+name+" AS "+sql); err != nil {
-		p.cleanup("")
-		return nil, cannotPlan(err)
-	}
-	defer p.cleanup(name)
-	var n int
-	if err := p.conn.QueryRow(ctx, "SELECT cardinality(parameter_types) FROM pg_prepared_statements WHERE name = $1", name).Scan(&n); err != nil {
-		return nil, fmt.Errorf("explain: counting parameters: %w", err)
+	n, known := p.paramCount[sql]
+	if !known {
+		if _, err := p.simple(ctx, "PREPARE "+name+" AS "+sql); err != nil {
+			p.cleanup("")
+			return nil, cannotPlan(err)
+		}
+		if err := p.conn.QueryRow(ctx, policy.Marker+"SELECT cardinality(parameter_types) FROM pg_prepared_statements WHERE name = $1", name).Scan(&n); err != nil {
+			p.cleanup(name)
+			return nil, fmt.Errorf("explain: counting parameters: %w", err)
+		}
+		if len(p.paramCount) < maxParamCounts {
+			p.paramCount[sql] = n
+		}
 	}
 	mode := "force_generic_plan"
 	args := make([]string, n)
@@ -137,8 +150,16 @@ func (p *Planner) Plan(ctx context.Context, sql string, params int, values []*st
 	if n > 0 {
 		execute += "(" + strings.Join(args, ", ") + ")"
 	}
-	out, err := p.simple(ctx, "BEGIN; SET LOCAL plan_cache_mode = "+mode+"; EXPLAIN (VERBOSE, FORMAT JSON) "+execute+"; ROLLBACK")
+	// The plan is made fresh on every EXECUTE of a new prepared statement, so it sees
+	// the session's hypothetical indexes; the statement goes in the same round trip.
+	script := "BEGIN; SET LOCAL plan_cache_mode = " + mode + "; EXPLAIN (VERBOSE, FORMAT JSON) " + execute + "; ROLLBACK; DEALLOCATE " + name
+	if known {
+		// The newline ends a trailing -- comment in the statement.
+		script = "PREPARE " + name + " AS " + sql + "\n; " + script
+	}
+	out, err := p.simple(ctx, script)
 	if err != nil {
+		p.cleanup(name)
 		if values != nil {
 			// The error may quote a value from pg_stats: keep only its class.
 			var pgErr *pgconn.PgError

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // columnStats is what pg_stats says about a column's values. The values stay in this
@@ -151,7 +152,7 @@ func (p *Planner) stats(ctx context.Context, table, column string) columnStats {
 		schema, name = "public", table
 	}
 	var cs columnStats
-	err := p.conn.QueryRow(ctx, `SELECT coalesce(most_common_vals::text::text[], '{}'), coalesce(histogram_bounds::text::text[], '{}')
+	err := p.conn.QueryRow(ctx, policy.Marker+`SELECT coalesce(most_common_vals::text::text[], '{}'), coalesce(histogram_bounds::text::text[], '{}')
 		FROM pg_stats WHERE schemaname = $1 AND tablename = $2 AND attname = $3
 		ORDER BY inherited DESC LIMIT 1`, schema, name, column).Scan(&cs.mcv, &cs.hist)
 	cs.ok = err == nil && (len(cs.mcv) > 0 || len(cs.hist) > 0)

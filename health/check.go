@@ -132,6 +132,7 @@ func Checks() []Check {
 	var all []Check
 	all = append(all, sessionChecks()...)
 	all = append(all, schemaChecks()...)
+	all = append(all, indexChecks()...)
 	all = append(all, maintenanceChecks()...)
 	all = append(all, storageChecks()...)
 	all = append(all, replicationChecks()...)
@@ -372,18 +373,7 @@ func pct(part, whole float64) float64 {
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
-func bytesHuman(b int64) string {
-	const unit = 1024
-	if b < unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	div, exp := int64(unit), 0
-	for n := b / unit; n >= unit; n /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f %ciB", float64(b)/float64(div), "KMGTPE"[exp])
-}
+func bytesHuman(b int64) string { return finding.HumanBytes(b) }
 
 func durHuman(sec float64) string {
 	d := time.Duration(sec * float64(time.Second)).Round(time.Second)

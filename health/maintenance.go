@@ -142,7 +142,16 @@ func maxAlign(v float64) float64 { return math.Ceil(v/8) * 8 }
 
 // indexBloat estimates a B-tree's bloat from its entry count and key widths.
 func indexBloat(ix *snapshot.Index, t *snapshot.Table, blockSize int) (bytes int64, ratio float64, ok bool) {
-	if ix.Method != "btree" || t == nil || !t.ColumnStatsKnown || ix.Pages < 10 || ix.Tuples <= 0 || blockSize == 0 {
+	if ix.Method != "btree" || t == nil || !t.ColumnStatsKnown || ix.Tuples <= 0 || blockSize == 0 {
+		return 0, 0, false
+	}
+	// The size on disk, when the snapshot has it, is current; relpages waits for the
+	// next VACUUM or ANALYZE (a REINDEX leaves the old count behind).
+	pages := float64(ix.Pages)
+	if ix.SizeBytes > 0 {
+		pages = float64(ix.SizeBytes / int64(blockSize))
+	}
+	if pages < 10 {
 		return 0, 0, false
 	}
 	width := 0.0
@@ -165,11 +174,11 @@ func indexBloat(ix *snapshot.Index, t *snapshot.Table, blockSize int) (bytes int
 		perPage = 1
 	}
 	expected := math.Ceil(ix.Tuples/perPage) + 1 // + metapage
-	extra := float64(ix.Pages) - expected
+	extra := pages - expected
 	if extra <= 0 {
 		return 0, 0, true
 	}
-	return int64(extra) * int64(blockSize), extra / float64(ix.Pages), true
+	return int64(extra) * int64(blockSize), extra / pages, true
 }
 
 func checkTableBloat(c *Context) []finding.Finding {

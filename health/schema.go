@@ -2,6 +2,7 @@ package health
 
 import (
 	"fmt"
+	"hash/fnv"
 	"math"
 	"slices"
 	"strings"
@@ -195,18 +196,9 @@ func checkFKIndexes(c *Context) []finding.Finding {
 func indexName(table string, cols []string) string {
 	name := table + "_" + strings.Join(cols, "_") + "_idx"
 	if len(name) > 63 {
-		name = name[:54] + fmt.Sprintf("_%08x", fnv32(name))
+		name = name[:54] + fmt.Sprintf("_%08x", fnvHash(name))
 	}
 	return name
-}
-
-func fnv32(s string) uint32 {
-	h := uint32(2166136261)
-	for i := 0; i < len(s); i++ {
-		h ^= uint32(s[i])
-		h *= 16777619
-	}
-	return h
 }
 
 func checkNoPrimaryKey(c *Context) []finding.Finding {
@@ -492,4 +484,11 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+// fnvHash is a short, stable hash for names (FNV-1a, 32 bits).
+func fnvHash(s string) uint32 {
+	h := fnv.New32a()
+	h.Write([]byte(s))
+	return h.Sum32()
 }

@@ -215,7 +215,7 @@ func (a *Analyzer) AnalyzeInputs(ctx context.Context, inputs []Input) (*Result, 
 		st, err := a.parser.Parse(in.Text)
 		if err != nil {
 			res.Stats.ParseErrors++
-			res.Skipped = append(res.Skipped, Skipped{Query: safeText(in.Text), Reason: oneLine(err.Error())})
+			res.Skipped = append(res.Skipped, Skipped{Query: sqlparse.SafeText(in.Text, 200), Reason: sqlparse.OneLine(err.Error())})
 			continue
 		}
 		sr := groups[st.Fingerprint]
@@ -371,7 +371,7 @@ func (a *Analyzer) plan(ctx context.Context, sr *StatementResult, analyze bool) 
 			sr.Plan, sr.PlanKind, sr.PlanCost = pl, "analyzed", pl.TotalCost()
 			return
 		}
-		sr.PlanError = oneLine(err.Error())
+		sr.PlanError = sqlparse.OneLine(err.Error())
 		return
 	}
 	if st.ParamCount > 0 {
@@ -384,7 +384,7 @@ func (a *Analyzer) plan(ctx context.Context, sr *StatementResult, analyze bool) 
 	}
 	pl, err := a.planner.Plan(ctx, st.Text, st.ParamCount, nil)
 	if err != nil {
-		sr.PlanError = oneLine(err.Error())
+		sr.PlanError = sqlparse.OneLine(err.Error())
 		return
 	}
 	kind := "generic"
@@ -431,27 +431,4 @@ func isUtility(q string) bool {
 		return false
 	}
 	return true
-}
-
-func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// safeText is what may be shown of a statement that failed to parse: its normalised
-// form when the scanner can produce one, else only its first word.
-func safeText(sql string) string {
-	if n, err := sqlparse.Normalize(sql); err == nil {
-		return shorten(n, 200)
-	}
-	f := strings.Fields(sql)
-	if len(f) == 0 {
-		return ""
-	}
-	return strings.ToUpper(f[0]) + " ... (text withheld: it did not parse, so its values could not be removed)"
-}
-
-func shorten(s string, n int) string {
-	s = oneLine(s)
-	if len(s) > n {
-		return s[:n-3] + "..."
-	}
-	return s
 }

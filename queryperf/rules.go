@@ -55,7 +55,7 @@ func (c *ruleCtx) New(title string) *finding.Finding {
 	return &finding.Finding{
 		ID: finding.MakeID(c.rule.ID, object), Check: c.rule.ID, Area: c.rule.Area, Severity: sev, Status: finding.Open,
 		Object: object, Title: title, PHI: len(c.sr.PHITables) > 0, References: c.rule.References,
-		Detail: "Statement: " + shorten(c.sr.Query, 300) + ".",
+		Detail: "Statement: " + sqlparse.Shorten(c.sr.Query, 300) + ".",
 	}
 }
 
@@ -311,7 +311,7 @@ func ruleSeqScan(c *ruleCtx) []finding.Finding {
 		}
 		f.Evidence = []finding.Evidence{ev("table_rows", math.Round(rows), ""), ev("estimated_rows", math.Round(n.PlanRows), ""),
 			ev("selectivity_pct", math.Round(sel*1000)/1000, "%"), ev("plan_cost", round1(c.plan.TotalCost()), "")}
-		f.Detail += fmt.Sprintf(" The %s plan filters %s with %s.", c.sr.PlanKind, table, shorten(scrub(n.Filter), 200))
+		f.Detail += fmt.Sprintf(" The %s plan filters %s with %s.", c.sr.PlanKind, table, sqlparse.Shorten(scrub(n.Filter), 200))
 		f.Recommendation = "An index on the filtered columns serves this; run 'pgmedic index advise' to choose indexes for the whole workload rather than one statement."
 		out = append(out, *f)
 	})
@@ -337,7 +337,7 @@ func ruleRowsRemoved(c *ruleCtx) []finding.Finding {
 		f := c.New(fmt.Sprintf("%s on %s discards %.0f%% of the rows it fetches", n.Type, n.QualifiedRelation(), p))
 		c.raise(f)
 		f.Evidence = []finding.Evidence{ev("rows_removed", removed, ""), ev("rows_kept", kept, ""), ev("removed_pct", round1(p), "%")}
-		f.Detail += fmt.Sprintf(" Index %s finds the rows; the filter %s then drops most of them.", orDash(n.Index), shorten(scrub(n.Filter), 200))
+		f.Detail += fmt.Sprintf(" Index %s finds the rows; the filter %s then drops most of them.", orDash(n.Index), sqlparse.Shorten(scrub(n.Filter), 200))
 		f.Recommendation = "Add the filter's columns to the index (after its equality columns), or let 'pgmedic index advise' decide."
 		out = append(out, *f)
 	})

@@ -43,20 +43,7 @@ func evidenceText(e finding.Evidence) string {
 }
 
 // humanBytes prints a size in binary units.
-func humanBytes(b int64) string {
-	const unit = 1024
-	if b < unit && b > -unit {
-		return fmt.Sprintf("%d B", b)
-	}
-	v := float64(b)
-	for _, u := range []string{"KiB", "MiB", "GiB", "TiB", "PiB"} {
-		v /= unit
-		if math.Abs(v) < unit || u == "PiB" {
-			return trimZeros(fmt.Sprintf("%.1f", v)) + " " + u
-		}
-	}
-	return fmt.Sprintf("%d B", b) // not reached
-}
+func humanBytes(b int64) string { return finding.HumanBytes(b) }
 
 // humanMs prints a duration given in milliseconds in the unit that reads best.
 func humanMs(ms float64) string {

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/internal/localpg"
+	"github.com/pgmedic/pgmedic/internal/synth"
 	"github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/report"
 )
@@ -30,6 +31,7 @@ type demoFlags struct {
 	duration time.Duration
 	clients  int
 	keep     bool
+	optimize bool
 }
 
 func (a *app) demoCommand() *cobra.Command {
@@ -60,6 +62,7 @@ the end; with --keep it stays up and the last line printed is its connection URI
 	cmd.Flags().DurationVar(&f.duration, "duration", 20*time.Second, "how long to run the workload")
 	cmd.Flags().IntVar(&f.clients, "clients", 4, "concurrent workload sessions")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the cluster running and print its connection URI last")
+	cmd.Flags().BoolVar(&f.optimize, "optimize", false, "apply the index advice and run the workload again, comparing throughput and p95 latency")
 
 	stop := &cobra.Command{
 		Use:   "stop",
@@ -155,6 +158,9 @@ func (a *app) demo(f demoFlags) (err error) {
 	if err := a.demoReport(cluster, f.dir, out); err != nil {
 		return err
 	}
+	if err := a.demoAdvice(cluster, f, res, out); err != nil {
+		return err
+	}
 	fmt.Fprintf(out, "\ndemo finished in %.0fs\n", time.Since(began).Seconds())
 	if res.Errors > 0 {
 		return &jobError{msg: fmt.Sprintf("%d workload operations failed", res.Errors), hint: "the table above shows the first error of each operation"}
@@ -199,6 +205,58 @@ func (a *app) demoReport(cluster *localpg.Cluster, dir string, out io.Writer) er
 		abs = path
 	}
 	fmt.Fprintf(out, "HTML report: %s\n", abs)
+	return nil
+}
+
+// demoAdvice shows the index advice and, with --optimize, applies it and measures the
+// workload again.
+func (a *app) demoAdvice(cluster *localpg.Cluster, f demoFlags, before *synth.WorkloadResult, out io.Writer) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	if !cluster.Bin.HasExtension("hypopg") {
+		if f.optimize {
+			return usageHint("install it (Debian: apt-get install postgresql-15-hypopg)", "--optimize needs the hypopg extension, which this PostgreSQL installation lacks")
+		}
+		fmt.Fprintln(out, "\nindex advice skipped: the hypopg extension is not installed (Debian: postgresql-15-hypopg)")
+		return nil
+	}
+	dsn := cluster.SocketURI(demoDatabase)
+	adv, err := a.computeAdvice(cfg, dsn, adviseFlags{weight: "auto"})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(out)
+	if err := writeAdvice(out, "text", adv); err != nil {
+		return err
+	}
+	if !f.optimize {
+		return nil
+	}
+	fmt.Fprintln(out)
+	res, err := a.runApply(cfg, dsn, adv)
+	if err != nil {
+		return err
+	}
+	if res.Failed > 0 {
+		return &jobError{msg: fmt.Sprintf("%d index builds failed", res.Failed)}
+	}
+	wpool, err := a.poolFor(dsn, writes, int32(f.clients), nil, "pgmedic-workload")
+	if err != nil {
+		return err
+	}
+	after, err := a.runWorkload(wpool, workloadFlags{duration: f.duration, clients: f.clients, seed: f.seed + 1})
+	wpool.Close()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nworkload with the recommended indexes (%d built):\n", len(adv.Recommendations))
+	if err := writeWorkload(out, after, "text"); err != nil {
+		return err
+	}
+	fmt.Fprintf(out, "\nbefore: %.0f operations/s, p95 %.2f ms\nafter:  %.0f operations/s, p95 %.2f ms (%.1fx the throughput)\n",
+		before.OpsPerSecond, before.P95Ms, after.OpsPerSecond, after.P95Ms, after.OpsPerSecond/before.OpsPerSecond)
 	return nil
 }
 

@@ -101,6 +101,7 @@ is printed as a plan and runs only with --apply.`,
 		a.checksCommand(),
 		a.queriesCommand(),
 		a.explainCommand(),
+		a.indexCommand(),
 		a.configCommand(),
 	)
 	setNoArgs(root)

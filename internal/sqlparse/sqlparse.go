@@ -299,3 +299,28 @@ func (s *Statement) PredicatesOn(table string) []Predicate {
 func (s *Statement) String() string {
 	return fmt.Sprintf("%s %s tables=%v predicates=%d", s.Kind, s.Fingerprint, s.Tables, len(s.Predicates))
 }
+
+// OneLine collapses whitespace runs (newlines included) to single spaces.
+func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// Shorten puts s on one line and cuts it to at most n bytes, marking the cut.
+func Shorten(s string, n int) string {
+	s = OneLine(s)
+	if len(s) > n {
+		return s[:n-3] + "..."
+	}
+	return s
+}
+
+// SafeText is what may be shown of a statement: its normalised form (values replaced
+// by $n) cut to n bytes, or, when even the scanner cannot read it, only its first word.
+func SafeText(sql string, n int) string {
+	if norm, err := Normalize(sql); err == nil {
+		return Shorten(norm, n)
+	}
+	f := strings.Fields(sql)
+	if len(f) == 0 {
+		return ""
+	}
+	return strings.ToUpper(f[0]) + " ... (text withheld: it did not parse, so its values could not be removed)"
+}

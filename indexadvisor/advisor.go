@@ -1,0 +1,524 @@
+// Package indexadvisor chooses indexes for a whole workload. It proposes candidates from
+// each statement's parse tree and plan (equality columns first, most selective first;
+// then one range column or the sort keys; join keys; lower(col) expressions; partial
+// indexes for constant predicates on low-cardinality columns; small INCLUDE lists for
+// index-only scans), measures them with HypoPG on one dedicated session, and picks the
+// fewest indexes that give most of the benefit, under per-table and storage budgets and
+// a penalty for the writes each index adds. It also finds indexes to drop: unused,
+// duplicate, prefix-redundant, invalid, and existing indexes a recommended one replaces.
+package indexadvisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/explain"
+	"github.com/pgmedic/pgmedic/healthcare"
+	"github.com/pgmedic/pgmedic/internal/sqlparse"
+	policy "github.com/pgmedic/pgmedic/pgconn"
+	"github.com/pgmedic/pgmedic/queryperf"
+	"github.com/pgmedic/pgmedic/snapshot"
+)
+
+// Options tune an advice run.
+type Options struct {
+	// Weight turns a statement's statistics into its weight. "time" calibrates each
+	// statement's plan cost to the execution time pg_stat_statements measured for it,
+	// so a saving counts as the share of that time it removes (the planner's costs
+	// underrate hash joins over large scans, and a few heavy reports can take most of
+	// a server's time); "calls" weighs plan cost by calls; "equal" counts each statement
+	// once. "auto" (default) is "time" when the statements carry timings, else "calls".
+	Weight string
+	// MinTableRows: smaller tables get no index candidates (default 1000).
+	MinTableRows int
+	// MinGainPct stops the selection when the best remaining index saves less than this
+	// share of what the workload still costs with the indexes chosen so far (default 0.5).
+	MinGainPct float64
+	// Presets adds the healthcare access-path templates (default from the profile).
+	Presets *bool
+	// Now is the time of the advice (tests).
+	Now func() time.Time
+}
+
+// Advisor advises on one database.
+type Advisor struct {
+	cfg         *config.Profile
+	opts        Options
+	snap        *snapshot.Snapshot
+	planner     *explain.Planner
+	hypo        *hypo
+	cls         *healthcare.Classifier
+	parser      *sqlparse.Parser
+	constants   map[constKey]string
+	tables      map[string]*snapshot.Table
+	stats       Stats
+	chosenNames []string // hypothetical names of the indexes chosen so far
+	mode        string   // the weighting in use
+	msPerCost   float64  // converts plan cost × calls to the weighting's units
+}
+
+// Stats says what a run did.
+type Stats struct {
+	Statements     int     `json:"statements"`
+	Planned        int     `json:"planned"`
+	Skipped        int     `json:"skipped"`
+	Candidates     int     `json:"candidates"`
+	Evaluations    int     `json:"plan_evaluations"`
+	Weighting      string  `json:"weighting"` // "time": costs are estimated milliseconds; "calls": plan cost × calls
+	BaselineCost   float64 `json:"baseline_cost"`
+	FinalCost      float64 `json:"final_cost"`
+	ImprovementPct float64 `json:"improvement_pct"`
+	Seconds        float64 `json:"seconds"`
+	HypoPGVersion  string  `json:"hypopg_version"`
+	DropsByPlans   bool    `json:"drops_judged_by_plans"` // HypoPG < 1.4 cannot hide indexes
+}
+
+// Recommendation is one index to create. Its JSON is the documented contract.
+type Recommendation struct {
+	Table              string   `json:"table"`
+	Name               string   `json:"name"`
+	Columns            []string `json:"columns"`
+	Include            []string `json:"include"`
+	Where              string   `json:"where"`
+	Method             string   `json:"method"`
+	SQL                string   `json:"sql"`
+	EstimatedSizeBytes int64    `json:"estimated_size_bytes"`
+	CostBefore         float64  `json:"cost_before"`
+	CostAfter          float64  `json:"cost_after"`
+	ImprovementPct     float64  `json:"improvement_pct"`
+	Statements         []string `json:"statements"`
+	Sources            []string `json:"sources,omitempty"`
+	Replaces           []string `json:"replaces,omitempty"`
+}
+
+// Drop is one index to remove.
+type Drop struct {
+	Index  string `json:"index"`
+	Reason string `json:"reason"`
+	SQL    string `json:"sql"`
+	Bytes  int64  `json:"size_bytes,omitempty"`
+}
+
+// Advice is the result of a run.
+type Advice struct {
+	Recommendations []Recommendation `json:"recommendations"`
+	Drops           []Drop           `json:"drops"`
+	Skipped         []Skipped        `json:"skipped,omitempty"`
+	Stats           Stats            `json:"stats"`
+}
+
+// Skipped is a statement the advisor could not use.
+type Skipped struct {
+	Query  string `json:"query"`
+	Reason string `json:"reason"`
+}
+
+// New prepares an advisor. The planner's session must have the hypopg extension
+// available in its database; it is read-only and HypoPG writes nothing.
+func New(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, planner *explain.Planner, opts Options) (*Advisor, error) {
+	if cfg == nil || snap == nil || planner == nil {
+		return nil, errors.New("indexadvisor: New needs a configuration, a snapshot and a planner")
+	}
+	if opts.Weight == "" {
+		opts.Weight = "auto"
+	}
+	switch opts.Weight {
+	case "auto", "calls", "time", "equal":
+	default:
+		return nil, fmt.Errorf("indexadvisor: unknown weight %q (allowed: auto, time, calls, equal)", opts.Weight)
+	}
+	if opts.MinTableRows == 0 {
+		opts.MinTableRows = 1000
+	}
+	if opts.MinGainPct == 0 {
+		opts.MinGainPct = 0.5
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Presets == nil {
+		v := cfg.IndexOptimizer.EnableHealthcarePresets
+		opts.Presets = &v
+	}
+	cls, err := healthcare.New(cfg.Healthcare)
+	if err != nil {
+		return nil, err
+	}
+	h, err := newHypo(ctx, planner.Conn())
+	if err != nil {
+		return nil, err
+	}
+	a := &Advisor{cfg: cfg, opts: opts, snap: snap, planner: planner, hypo: h, cls: cls, tables: map[string]*snapshot.Table{}}
+	for i := range snap.Tables {
+		a.tables[snap.Tables[i].QualifiedName()] = &snap.Tables[i]
+	}
+	a.parser = sqlparse.NewParser(catalog{a}, 0)
+	a.stats.HypoPGVersion = h.version
+	a.stats.DropsByPlans = !h.canHide
+	return a, nil
+}
+
+func (a *Advisor) table(name string) *snapshot.Table {
+	if t, ok := a.tables[name]; ok {
+		return t
+	}
+	if !strings.Contains(name, ".") {
+		return a.tables["public."+name]
+	}
+	return nil
+}
+
+// catalog lets the parser resolve names against the snapshot.
+type catalog struct{ a *Advisor }
+
+func (c catalog) FindTable(schema, name string) (string, bool) {
+	if schema != "" {
+		_, ok := c.a.tables[schema+"."+name]
+		return schema, ok
+	}
+	if _, ok := c.a.tables["public."+name]; ok {
+		return "public", true
+	}
+	for key, t := range c.a.tables {
+		if t.Name == name {
+			return strings.SplitN(key, ".", 2)[0], true
+		}
+	}
+	return "", false
+}
+
+func (c catalog) HasColumn(schema, table, column string) bool {
+	if schema == "" {
+		schema = "public"
+	}
+	t := c.a.tables[schema+"."+table]
+	return t != nil && hasColumn(t, column)
+}
+
+// stmt is one workload statement under evaluation.
+type stmt struct {
+	text        string
+	parsed      *sqlparse.Statement
+	weight      float64
+	calls       float64
+	rowsPerCall float64
+	queryIDs    []int64
+	vals        []*string
+	base        float64 // cost per execution with the existing indexes
+	cur         float64 // cost per execution with the chosen indexes
+	basePlan    *explain.Plan
+	preset      string
+	totalMs     float64 // measured execution time, all calls
+	version     int     // bumped whenever cur changes
+	multi       bool    // reads more than one relation (a join, a subquery)
+}
+
+// Advise analyses the workload (statements from the snapshot's pg_stat_statements or
+// given inputs) and returns the advice.
+func (a *Advisor) Advise(ctx context.Context, inputs []queryperf.Input) (*Advice, error) {
+	start := a.opts.Now()
+	defer a.hypo.reset(context.Background())
+	if inputs == nil {
+		inputs = queryperf.FromWorkload(a.snap)
+	}
+	if err := a.loadConstants(ctx); err != nil {
+		return nil, err
+	}
+	adv := &Advice{}
+	stmts := a.statements(ctx, inputs, adv)
+	if *a.opts.Presets {
+		stmts = append(stmts, a.presetStatements(ctx, stmts, adv)...)
+	}
+	a.stats.Statements = len(stmts)
+	a.stats.Weighting = a.mode
+	for _, s := range stmts {
+		a.stats.BaselineCost += s.weight * s.base
+	}
+	chosen, err := a.selectIndexes(ctx, stmts)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := a.finalize(ctx, stmts, chosen)
+	if err != nil {
+		return nil, err
+	}
+	adv.Recommendations = recs
+	drops, err := a.drops(ctx, stmts, recs)
+	if err != nil {
+		return nil, err
+	}
+	adv.Drops = drops
+	for _, s := range stmts {
+		a.stats.FinalCost += s.weight * s.cur
+	}
+	if a.stats.BaselineCost > 0 {
+		a.stats.ImprovementPct = round1(100 * (a.stats.BaselineCost - a.stats.FinalCost) / a.stats.BaselineCost)
+	}
+	a.stats.BaselineCost = round1(a.stats.BaselineCost)
+	a.stats.FinalCost = round1(a.stats.FinalCost)
+	a.stats.Seconds = round1(a.opts.Now().Sub(start).Seconds())
+	adv.Stats = a.stats
+	return adv, nil
+}
+
+// statements parses, weighs and plans the inputs (grouped by fingerprint).
+func (a *Advisor) statements(ctx context.Context, inputs []queryperf.Input, adv *Advice) []*stmt {
+	byFP := map[string]*stmt{}
+	var order []*stmt
+	for _, in := range inputs {
+		st, err := a.parser.Parse(in.Text)
+		if err != nil {
+			a.stats.Skipped++
+			adv.Skipped = append(adv.Skipped, Skipped{Query: sqlparse.SafeText(in.Text, 200), Reason: sqlparse.OneLine(err.Error())})
+			continue
+		}
+		if st.Kind == sqlparse.Utility {
+			continue
+		}
+		calls := float64(in.Calls)
+		if calls <= 0 {
+			calls = 1
+		}
+		s := byFP[st.Fingerprint]
+		if s == nil {
+			s = &stmt{text: in.Text, parsed: st}
+			byFP[st.Fingerprint] = s
+			order = append(order, s)
+		}
+		s.calls += calls
+		s.totalMs += in.TotalMs
+		if in.Rows > 0 {
+			s.rowsPerCall = float64(in.Rows) / math.Max(float64(in.Calls), 1)
+		}
+		if in.QueryID != 0 {
+			s.queryIDs = append(s.queryIDs, in.QueryID)
+		}
+	}
+	var out []*stmt
+	for _, s := range order {
+		if s.parsed.Kind == sqlparse.Insert {
+			out = append(out, s) // no plan needed: INSERTs only count as writes
+			continue
+		}
+		if vals, ok := a.planner.Representative(ctx, s.parsed); ok {
+			s.vals = a.withConstants(s, vals)
+		}
+		pl, err := a.plan(ctx, s)
+		if err != nil {
+			a.stats.Skipped++
+			adv.Skipped = append(adv.Skipped, Skipped{Query: sqlparse.SafeText(s.text, 200), Reason: sqlparse.OneLine(err.Error())})
+			continue
+		}
+		s.basePlan = pl
+		s.multi = multiRelation(s)
+		s.base = pl.TotalCost()
+		s.cur = s.base
+		a.stats.Planned++
+		out = append(out, s)
+	}
+	a.weigh(out)
+	return out
+}
+
+// weigh sets each statement's weight (see Options.Weight) and the factor that turns a
+// plan cost paid once per call into the same units (msPerCost).
+func (a *Advisor) weigh(stmts []*stmt) {
+	timed, total := 0, 0
+	var ms, cost float64
+	for _, s := range stmts {
+		if s.basePlan == nil {
+			continue
+		}
+		total++
+		if s.totalMs > 0 && s.base > 0 {
+			timed++
+			ms += s.totalMs
+			cost += s.calls * s.base
+		}
+	}
+	mode := a.opts.Weight
+	if mode == "auto" {
+		mode = "calls"
+		if timed > 0 && timed*2 >= total {
+			mode = "time"
+		}
+	}
+	a.mode = mode
+	a.msPerCost = 1
+	if mode == "time" && cost > 0 {
+		a.msPerCost = ms / cost
+	}
+	for _, s := range stmts {
+		switch mode {
+		case "equal":
+			s.weight = 1
+		case "time":
+			if s.totalMs > 0 && s.base > 0 {
+				s.weight = s.totalMs / s.base
+			} else {
+				s.weight = s.calls * a.msPerCost
+			}
+		default:
+			s.weight = s.calls
+		}
+	}
+}
+
+// plan costs a statement under the current hypothetical indexes: with representative
+// values when they were found (a generic plan costs one-sided date ranges as a third
+// of the table), else generically.
+func (a *Advisor) plan(ctx context.Context, s *stmt) (*explain.Plan, error) {
+	a.stats.Evaluations++
+	if s.vals != nil {
+		if pl, err := a.planner.Plan(ctx, s.text, s.parsed.ParamCount, s.vals); err == nil {
+			return pl, nil
+		}
+		s.vals = nil
+	}
+	return a.planner.Plan(ctx, s.text, s.parsed.ParamCount, nil)
+}
+
+// withConstants replaces representative values with the constants pg_qualstats saw the
+// statement run with (status = 'pended' in a work queue), so the plan is costed for
+// what the statement does rather than for a typical value.
+func (a *Advisor) withConstants(s *stmt, vals []*string) []*string {
+	for _, p := range s.parsed.Predicates {
+		if p.Param < 1 || p.Param > len(vals) || p.Op != "=" {
+			continue
+		}
+		for _, qid := range s.queryIDs {
+			if lit, ok := a.constants[constKey{qid, p.Table, p.Column}]; ok {
+				if v, ok := unquoteLiteral(lit); ok {
+					vals[p.Param-1] = &v
+				}
+			}
+		}
+	}
+	return vals
+}
+
+// unquoteLiteral reads a SQL literal as pg_qualstats prints it ('pended'::text, 42).
+func unquoteLiteral(lit string) (string, bool) {
+	lit = strings.TrimSpace(lit)
+	if i := strings.LastIndex(lit, "::"); i > 0 && !strings.Contains(lit[i:], "'") {
+		lit = lit[:i]
+	}
+	if strings.HasPrefix(lit, "'") && strings.HasSuffix(lit, "'") && len(lit) >= 2 {
+		return strings.ReplaceAll(lit[1:len(lit)-1], "''", "'"), true
+	}
+	if lit != "" && !strings.ContainsAny(lit, "' ()") {
+		return lit, true
+	}
+	return "", false
+}
+
+// loadConstants reads, from pg_qualstats, the constants normalised statements ran with
+// for low-cardinality columns only (a status, a flag): those become partial-index
+// predicates. Values of other columns are never read.
+func (a *Advisor) loadConstants(ctx context.Context) error {
+	a.constants = map[constKey]string{}
+	ext, ok := a.snap.Extension("pg_qualstats")
+	if !ok || ext.InstalledVersion == "" {
+		return nil
+	}
+	var rels []int64
+	var atts []int32
+	for _, t := range a.snap.Tables {
+		for _, c := range t.Columns {
+			if a.lowCardinality(&t, c.Name) {
+				rels = append(rels, int64(t.OID))
+				atts = append(atts, int32(c.Num))
+			}
+		}
+	}
+	if len(rels) == 0 {
+		return nil
+	}
+	conn := a.planner.Conn()
+	rows, err := conn.Query(ctx, policy.Marker+`SELECT q.queryid, n.nspname || '.' || c.relname, a.attname::text, q.constvalue, sum(q.execution_count)::float8
+		FROM pg_qualstats() q
+		JOIN unnest($1::oid[], $2::int2[]) AS w(rel, att) ON w.rel = q.lrelid AND w.att = q.lattnum
+		JOIN pg_class c ON c.oid = q.lrelid
+		JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = q.lrelid AND a.attnum = q.lattnum
+		JOIN pg_operator o ON o.oid = q.opno
+		WHERE o.oprname = '=' AND q.constvalue IS NOT NULL AND q.queryid IS NOT NULL
+		GROUP BY 1, 2, 3, 4`, rels, atts)
+	if err != nil {
+		return nil // pg_qualstats not readable: partial indexes come from literal SQL only
+	}
+	defer rows.Close()
+	type tally struct {
+		value string
+		n     float64
+		total float64
+	}
+	best := map[constKey]*tally{}
+	for rows.Next() {
+		var k constKey
+		var v string
+		var n float64
+		if err := rows.Scan(&k.queryID, &k.table, &k.column, &v, &n); err != nil {
+			return fmt.Errorf("indexadvisor: reading pg_qualstats: %w", err)
+		}
+		t := best[k]
+		if t == nil {
+			t = &tally{}
+			best[k] = t
+		}
+		t.total += n
+		if n > t.n {
+			t.value, t.n = v, n
+		}
+	}
+	for k, t := range best {
+		// Only a constant the statement (almost) always runs with is part of its meaning.
+		if t.total > 0 && t.n/t.total >= 0.9 {
+			a.constants[k] = t.value
+		}
+	}
+	return rows.Err()
+}
+
+func round1(v float64) float64 { return math.Round(v*10) / 10 }
+
+// normalized returns the statement's text without values.
+func (s *stmt) normalized() string {
+	if s.parsed.Literals > 0 {
+		if n, err := sqlparse.Normalize(s.text); err == nil {
+			return sqlparse.OneLine(n)
+		}
+	}
+	return sqlparse.OneLine(s.text)
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// multiRelation: the statement names or scans more than one relation.
+func multiRelation(s *stmt) bool {
+	if len(s.parsed.Tables) > 1 {
+		return true
+	}
+	rels := map[string]bool{}
+	if s.basePlan != nil {
+		s.basePlan.Root.Walk(func(n *explain.Node) {
+			if n.IsScan() {
+				rels[n.QualifiedRelation()] = true
+			}
+		})
+	}
+	return len(rels) > 1
+}

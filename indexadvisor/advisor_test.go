@@ -1,0 +1,338 @@
+package indexadvisor_test
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/explain"
+	"github.com/pgmedic/pgmedic/indexadvisor"
+	"github.com/pgmedic/pgmedic/internal/pgtest"
+	"github.com/pgmedic/pgmedic/pgconn"
+	"github.com/pgmedic/pgmedic/queryperf"
+	"github.com/pgmedic/pgmedic/snapshot"
+)
+
+var pg *pgtest.Cluster
+
+func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
+
+const fixture = `
+CREATE TABLE visits (
+    id bigint PRIMARY KEY, patient_id int NOT NULL, provider_id int NOT NULL, clinic_id int NOT NULL, room_id int NOT NULL,
+    status text NOT NULL, visit_date date NOT NULL, amount numeric NOT NULL, email text NOT NULL, note text);
+INSERT INTO visits SELECT g, (g * 7919) % 10000, (g * 31) % 500, (g * 13) % 100, (g * 17 / 100) % 100,
+    CASE WHEN g % 50 = 0 THEN 'pending' WHEN g % 7 = 0 THEN 'cancelled' ELSE 'done' END,
+    date '2021-01-01' + (g % 1095), (g % 1000) / 10.0, 'user' || g || '@example.org', md5(g::text)
+FROM generate_series(1, 100000) g;
+CREATE TABLE patients_t (id int PRIMARY KEY, mrn text NOT NULL, last_name text NOT NULL, dob date NOT NULL);
+INSERT INTO patients_t SELECT g, 'MRN' || lpad(g::text, 8, '0'), 'name' || (g % 3000), date '1940-01-01' + (g % 25000) FROM generate_series(0, 19999) g;
+CREATE SCHEMA "Clinic Data";
+CREATE TABLE "Clinic Data"."Lab Results" ("Result ID" bigint PRIMARY KEY, "Patient Id" int NOT NULL, "Taken At" timestamptz NOT NULL, value numeric);
+INSERT INTO "Clinic Data"."Lab Results" SELECT g, (g * 7) % 20000, timestamptz '2022-01-01' + g * interval '5 minutes', g % 100 FROM generate_series(1, 100000) g;
+CREATE TABLE claims_p (id bigint, patient_id int NOT NULL, service_date date NOT NULL, amount numeric) PARTITION BY RANGE (service_date);
+CREATE TABLE claims_p_2022 PARTITION OF claims_p FOR VALUES FROM ('2022-01-01') TO ('2023-01-01');
+CREATE TABLE claims_p_2023 PARTITION OF claims_p FOR VALUES FROM ('2023-01-01') TO ('2024-01-01');
+CREATE TABLE claims_p_2024 PARTITION OF claims_p FOR VALUES FROM ('2024-01-01') TO ('2025-01-01');
+INSERT INTO claims_p SELECT g, (g * 7919) % 10000, date '2022-01-01' + (g % 1095), g % 500 FROM generate_series(1, 90000) g;
+CREATE VIEW recent_visits AS SELECT * FROM visits WHERE visit_date > date '2023-01-01';
+CREATE TABLE tiny (id int PRIMARY KEY, name text);
+INSERT INTO tiny SELECT g, 'n' || g FROM generate_series(1, 50) g;
+ANALYZE;
+`
+
+func fixtureDB(t *testing.T) *pgtest.DB {
+	t.Helper()
+	return pg.NewDBFromTemplate(t, "advisor-fixture", func(ctx context.Context, db *pgtest.DB) error {
+		conn, err := pgconn.Connect(ctx, db.SocketURI, pgconn.Policy{Write: true})
+		if err != nil {
+			return err
+		}
+		defer conn.Close(ctx)
+		_, err = conn.Exec(ctx, fixture)
+		return err
+	})
+}
+
+type run struct {
+	advice *indexadvisor.Advice
+}
+
+func advise(t *testing.T, db *pgtest.DB, cfg *config.Profile, stmts ...string) *indexadvisor.Advice {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, db.URI, pgconn.Policy{StatementTimeout: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	snap, err := snapshot.Collect(ctx, conn, snapshot.Options{Local: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := explain.New(ctx, conn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg == nil {
+		cfg, _ = config.Defaults(config.Production)
+	}
+	off := false
+	a, err := indexadvisor.New(ctx, cfg, snap, p, indexadvisor.Options{Presets: &off})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var inputs []queryperf.Input
+	for _, s := range stmts {
+		inputs = append(inputs, queryperf.Input{Text: s, Calls: 100, Source: "test"})
+	}
+	adv, err := a.Advise(ctx, inputs)
+	if err != nil {
+		t.Fatalf("Advise: %v", err)
+	}
+	return adv
+}
+
+func recsOn(adv *indexadvisor.Advice, table string) []indexadvisor.Recommendation {
+	var out []indexadvisor.Recommendation
+	for _, r := range adv.Recommendations {
+		if r.Table == table {
+			out = append(out, r)
+		}
+	}
+	return out
+}
+
+func describe(adv *indexadvisor.Advice) []string {
+	var out []string
+	for _, r := range adv.Recommendations {
+		out = append(out, r.SQL)
+	}
+	for _, s := range adv.Skipped {
+		out = append(out, "skipped: "+s.Query+" ("+s.Reason+")")
+	}
+	return out
+}
+
+// want asserts one recommendation on the table whose key columns start with cols.
+func want(t *testing.T, adv *indexadvisor.Advice, table string, cols ...string) *indexadvisor.Recommendation {
+	t.Helper()
+	for _, r := range recsOn(adv, table) {
+		if len(r.Columns) < len(cols) {
+			continue
+		}
+		ok := true
+		for i, c := range cols {
+			if r.Columns[i] != c {
+				ok = false
+			}
+		}
+		if ok {
+			return &r
+		}
+	}
+	t.Fatalf("no index on %s leading with %v; got %v", table, cols, describe(adv))
+	return nil
+}
+
+func TestCorrectness(t *testing.T) {
+	db := fixtureDB(t)
+	cases := []struct {
+		name  string
+		stmts []string
+		check func(t *testing.T, adv *indexadvisor.Advice)
+	}{
+		{"single equality", []string{"SELECT * FROM visits WHERE patient_id = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			r := want(t, adv, "public.visits", "patient_id")
+			if r.ImprovementPct < 50 || r.CostAfter >= r.CostBefore || len(r.Statements) != 1 || r.EstimatedSizeBytes <= 0 {
+				t.Errorf("recommendation: %+v", r)
+			}
+		}},
+		{"two equality columns", []string{"SELECT id FROM visits WHERE room_id = $1 AND clinic_id = $2"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			rs := recsOn(adv, "public.visits")
+			if len(rs) != 1 || len(rs[0].Columns) < 2 || !(has(rs[0].Columns, "clinic_id") && has(rs[0].Columns, "room_id")) {
+				t.Fatalf("want one index on both equality columns, got %v", describe(adv))
+			}
+		}},
+		{"most selective equality first", []string{"SELECT id FROM visits WHERE provider_id = $1 AND patient_id = $2 AND status = $3"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "patient_id")
+		}},
+		{"equality plus range", []string{"SELECT id, amount FROM visits WHERE provider_id = $1 AND visit_date >= $2 AND visit_date < $3"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "provider_id", "visit_date")
+		}},
+		{"equality plus ORDER BY LIMIT", []string{"SELECT * FROM visits WHERE provider_id = $1 ORDER BY visit_date DESC LIMIT 10"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			r := want(t, adv, "public.visits", "provider_id")
+			if len(r.Columns) < 2 || !strings.HasPrefix(r.Columns[1], "visit_date") {
+				t.Errorf("the sort column should follow the equality column: %v", r.Columns)
+			}
+		}},
+		{"ORDER BY with mixed directions", []string{"SELECT id FROM visits WHERE provider_id = $1 ORDER BY visit_date DESC, id ASC LIMIT 10"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			r := want(t, adv, "public.visits", "provider_id")
+			if len(r.Columns) != 3 || r.Columns[1] != "visit_date DESC" || r.Columns[2] != "id" {
+				t.Errorf("mixed directions need them in the index: %v", r.Columns)
+			}
+		}},
+		{"join", []string{"SELECT v.id, v.visit_date FROM visits v JOIN patients_t p ON p.id = v.patient_id WHERE p.mrn = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.patients_t", "mrn")
+			want(t, adv, "public.visits", "patient_id")
+		}},
+		{"UPDATE predicate", []string{"UPDATE visits SET amount = $1 WHERE email = $2"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "email")
+		}},
+		{"DELETE predicate", []string{"DELETE FROM visits WHERE patient_id = $1 AND visit_date < $2"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "patient_id")
+		}},
+		{"materialised CTE", []string{"WITH x AS MATERIALIZED (SELECT * FROM visits WHERE email = $1) SELECT * FROM x"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "email")
+		}},
+		{"inlined CTE", []string{"WITH x AS (SELECT id, patient_id FROM visits) SELECT id FROM x WHERE patient_id = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "patient_id")
+		}},
+		{"view", []string{"SELECT * FROM recent_visits WHERE patient_id = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "patient_id")
+		}},
+		{"partitioned table", []string{"SELECT * FROM claims_p WHERE patient_id = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.claims_p", "patient_id")
+		}},
+		{"quoted schema and names", []string{`SELECT * FROM "Clinic Data"."Lab Results" WHERE "Patient Id" = $1 ORDER BY "Taken At" DESC LIMIT 5`}, func(t *testing.T, adv *indexadvisor.Advice) {
+			r := want(t, adv, "Clinic Data.Lab Results", "Patient Id")
+			if !strings.Contains(r.SQL, `ON "Clinic Data"."Lab Results" ("Patient Id"`) {
+				t.Errorf("identifiers not quoted: %s", r.SQL)
+			}
+		}},
+		{"partial index for a constant status", []string{"SELECT id FROM visits WHERE status = 'pending' ORDER BY visit_date LIMIT 20"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			r := want(t, adv, "public.visits", "visit_date")
+			if !strings.Contains(r.Where, "status") || !strings.Contains(r.Where, "'pending'") {
+				t.Errorf("want a partial index WHERE status = 'pending', got %s", r.SQL)
+			}
+		}},
+		{"expression index", []string{"SELECT id FROM visits WHERE lower(email) = lower($1)"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "lower(email)")
+		}},
+		{"one index for the workload, not one per statement", []string{
+			"SELECT id FROM visits WHERE provider_id = $1 AND visit_date >= $2",
+			"SELECT id, visit_date FROM visits WHERE provider_id = $1 ORDER BY visit_date LIMIT 10",
+			"SELECT count(*) FROM visits WHERE provider_id = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			rs := recsOn(adv, "public.visits")
+			if len(rs) != 1 || len(rs[0].Statements) != 3 {
+				t.Fatalf("want one index serving all three statements, got %v", describe(adv))
+			}
+		}},
+		{"statements without tables, parse and EXPLAIN errors", []string{
+			"SELECT 1", "SELECT now()", "SELEC broken", "SELECT * FROM visits WHERE $1 IS NULL", "SELECT nosuchcolumn FROM visits",
+			"SELECT * FROM visits WHERE patient_id = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.visits", "patient_id")
+			if len(adv.Skipped) != 3 {
+				t.Errorf("want 3 skipped statements (parse error, uninferable parameter, missing column), got %v", adv.Skipped)
+			}
+			for _, s := range adv.Skipped {
+				if s.Reason == "" {
+					t.Errorf("skipped without a reason: %+v", s)
+				}
+			}
+		}},
+		{"table too small to need an index", []string{"SELECT * FROM tiny WHERE name = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			if len(adv.Recommendations) != 0 {
+				t.Errorf("an index on a 50-row table: %v", describe(adv))
+			}
+		}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			tc.check(t, advise(t, db, nil, tc.stmts...))
+		})
+	}
+}
+
+func has(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func TestExistingIndexesAndDrops(t *testing.T) {
+	db := fixtureDB(t)
+	db.Exec(t, `CREATE INDEX visits_patient_date ON visits (patient_id, visit_date);
+		CREATE INDEX visits_provider_only ON visits (provider_id);
+		CREATE INDEX visits_email_a ON visits (email);
+		CREATE INDEX visits_email_b ON visits (email);
+		CREATE INDEX visits_amount_unused ON visits (amount);
+		ANALYZE visits`)
+	// A failed concurrent build leaves an invalid index.
+	conn := db.Conn(t)
+	if _, err := conn.Exec(context.Background(), "CREATE UNIQUE INDEX CONCURRENTLY visits_status_key ON visits (status)"); err == nil {
+		t.Fatal("a unique index on status should fail")
+	}
+	cfg, _ := config.Defaults(config.Production)
+	cfg.IndexOptimizer.UnusedIndexMinBytes = 0
+	adv := advise(t, db, cfg,
+		"SELECT * FROM visits WHERE patient_id = $1", // served by visits_patient_date
+		"SELECT id FROM visits WHERE provider_id = $1 AND visit_date >= $2 AND visit_date < $3",
+		"SELECT id FROM visits WHERE email = $1")
+	for _, r := range adv.Recommendations {
+		if r.Columns[0] == "patient_id" {
+			t.Errorf("recommended %s although visits_patient_date serves it", r.SQL)
+		}
+		if r.Columns[0] == "email" {
+			t.Errorf("recommended %s although the email indexes exist", r.SQL)
+		}
+	}
+	r := want(t, adv, "public.visits", "provider_id", "visit_date")
+	if !has(r.Replaces, "public.visits_provider_only") {
+		t.Errorf("the new (provider_id, visit_date) index should replace visits_provider_only: %+v", r.Replaces)
+	}
+	drops := map[string]string{}
+	for _, d := range adv.Drops {
+		drops[d.Index] = d.Reason
+		if !strings.HasPrefix(d.SQL, "DROP INDEX CONCURRENTLY IF EXISTS ") {
+			t.Errorf("drop SQL: %s", d.SQL)
+		}
+	}
+	for idx, word := range map[string]string{
+		"public.visits_status_key":    "invalid",
+		"public.visits_email_b":       "duplicate",
+		"public.visits_amount_unused": "no scans",
+		"public.visits_provider_only": "replaced",
+	} {
+		if !strings.Contains(drops[idx], word) {
+			t.Errorf("%s: want a drop mentioning %q, got %q", idx, word, drops[idx])
+		}
+	}
+	if _, ok := drops["public.visits_patient_date"]; ok {
+		t.Error("an index the workload uses was proposed for dropping")
+	}
+	if _, ok := drops["public.visits_email_a"]; ok {
+		t.Error("both duplicates were proposed for dropping")
+	}
+}
+
+func TestBudgetsAndMinimumImprovement(t *testing.T) {
+	db := fixtureDB(t)
+	stmts := []string{
+		"SELECT * FROM visits WHERE patient_id = $1",
+		"SELECT * FROM visits WHERE email = $1",
+		"SELECT * FROM visits WHERE provider_id = $1 AND visit_date >= $2 AND visit_date < $3",
+	}
+	cfg, _ := config.Defaults(config.Production)
+	cfg.IndexOptimizer.MaxIndexesPerTable = 2 // the primary key counts
+	adv := advise(t, db, cfg, stmts...)
+	if n := len(recsOn(adv, "public.visits")); n != 1 {
+		t.Errorf("maxIndexesPerTable 2 with a primary key allows one more index, got %d: %v", n, describe(adv))
+	}
+	cfg, _ = config.Defaults(config.Production)
+	cfg.IndexOptimizer.MaxStorageBytes = 1 << 20
+	adv = advise(t, db, cfg, stmts...)
+	var total int64
+	for _, r := range adv.Recommendations {
+		total += r.EstimatedSizeBytes
+	}
+	if total > 1<<20 {
+		t.Errorf("storage budget of 1MiB exceeded: %d bytes", total)
+	}
+}

@@ -1,0 +1,204 @@
+package indexadvisor_test
+
+import (
+	"context"
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/explain"
+	"github.com/pgmedic/pgmedic/indexadvisor"
+	"github.com/pgmedic/pgmedic/internal/pgtest"
+	"github.com/pgmedic/pgmedic/pgconn"
+)
+
+func applier(t *testing.T, db *pgtest.DB, opts indexadvisor.ApplyOptions) *indexadvisor.Applier {
+	t.Helper()
+	ctx := context.Background()
+	open := func(write bool) *pgx.Conn {
+		c, err := pgconn.Connect(ctx, db.URI, pgconn.Policy{Write: write})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close(context.Background()) })
+		return c
+	}
+	conn, watch, pc := open(true), open(false), open(false)
+	p, err := explain.New(ctx, pc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return indexadvisor.NewApplier(conn, watch, p, opts)
+}
+
+func indexValid(t *testing.T, db *pgtest.DB, name string) (exists, valid bool) {
+	t.Helper()
+	n := db.QueryInt64(t, "SELECT count(*) FROM pg_class WHERE relname = $1", name)
+	if n == 0 {
+		return false, false
+	}
+	return true, db.QueryInt64(t, "SELECT count(*) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid WHERE c.relname = $1 AND i.indisvalid", name) == 1
+}
+
+func TestAdviseThenApply(t *testing.T) {
+	db := fixtureDB(t)
+	db.Exec(t, "CREATE INDEX visits_email_a ON visits (email); CREATE INDEX visits_email_b ON visits (email)")
+	adv := advise(t, db, nil,
+		"SELECT id FROM visits WHERE provider_id = $1 AND visit_date >= $2 AND visit_date < $3",
+		"SELECT * FROM claims_p WHERE patient_id = $1",
+		"SELECT id FROM visits WHERE status = 'pending' ORDER BY visit_date LIMIT 20")
+	if len(adv.Recommendations) < 3 {
+		t.Fatalf("recommendations: %v", describe(adv))
+	}
+	// The JSON contract, and a round trip through ReadAdvice.
+	raw, err := json.Marshal(adv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var generic struct {
+		Recommendations []map[string]any `json:"recommendations"`
+		Drops           []map[string]any `json:"drops"`
+	}
+	if err := json.Unmarshal(raw, &generic); err != nil {
+		t.Fatal(err)
+	}
+	for _, key := range []string{"table", "columns", "include", "where", "method", "sql", "estimated_size_bytes", "cost_before", "cost_after", "improvement_pct", "statements"} {
+		if _, ok := generic.Recommendations[0][key]; !ok {
+			t.Errorf("recommendation JSON lacks %q", key)
+		}
+	}
+	for _, key := range []string{"index", "reason", "sql"} {
+		if len(generic.Drops) == 0 {
+			t.Fatal("no drops in the advice")
+		}
+		if _, ok := generic.Drops[0][key]; !ok {
+			t.Errorf("drop JSON lacks %q", key)
+		}
+	}
+	back, err := indexadvisor.ReadAdvice(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	var progress []string
+	res, err := applier(t, db, indexadvisor.ApplyOptions{Progress: func(m string) { progress = append(progress, m) }}).Apply(context.Background(), back)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 0 {
+		t.Fatalf("failed steps: %+v", res.Steps)
+	}
+	for _, r := range adv.Recommendations {
+		if ex, ok := indexValid(t, db, r.Name); !ex || !ok {
+			t.Errorf("%s: exists %v valid %v", r.Name, ex, ok)
+		}
+	}
+	for _, s := range res.Steps {
+		if strings.HasPrefix(s.SQL, "CREATE") && (s.Status != "done" || s.Targets == 0 || s.Confirmed != s.Targets) {
+			t.Errorf("build step %+v: every target statement should now use the index", s)
+		}
+	}
+	if _, ok := indexValid(t, db, "visits_email_b"); ok {
+		t.Error("the duplicate index was not dropped")
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pgmedic.actions WHERE status = 'done' AND actor = 'postgres' AND finished_at IS NOT NULL"); n != int64(len(res.Steps)) {
+		t.Errorf("pgmedic.actions records %d finished actions, want %d", n, len(res.Steps))
+	}
+	// The partitioned table's index was built per partition and attached.
+	if n := db.QueryInt64(t, `SELECT count(*) FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid
+		JOIN pg_class p ON p.oid = i.inhparent WHERE p.relname LIKE 'claims_p_patient_id%' AND c.relkind = 'i'`); n != 3 {
+		t.Errorf("%d partition indexes attached to the parent index, want 3", n)
+	}
+	// Running it again resumes: nothing to redo.
+	res2, err := applier(t, db, indexadvisor.ApplyOptions{}).Apply(context.Background(), back)
+	if err != nil || res2.Failed != 0 {
+		t.Fatalf("second run: %v %+v", err, res2)
+	}
+	for _, s := range res2.Steps {
+		if strings.HasPrefix(s.SQL, "CREATE") && s.Status != "skipped" {
+			t.Errorf("second run rebuilt %s (%s)", s.Object, s.Status)
+		}
+	}
+	if len(progress) == 0 {
+		t.Error("no progress was reported")
+	}
+}
+
+func TestApplyRetriesLockTimeoutsAndCleansUpFailures(t *testing.T) {
+	db := fixtureDB(t)
+	ctx := context.Background()
+	rec := indexadvisor.Recommendation{Table: "public.visits", Name: "visits_patient_id_idx",
+		SQL:        `CREATE INDEX CONCURRENTLY IF NOT EXISTS "visits_patient_id_idx" ON "public"."visits" ("patient_id")`,
+		Statements: []string{"SELECT * FROM visits WHERE patient_id = $1"}}
+	// Another session holds a conflicting lock for a while.
+	holder := db.Conn(t)
+	if _, err := holder.Exec(ctx, "BEGIN; LOCK TABLE visits IN SHARE UPDATE EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		time.Sleep(1500 * time.Millisecond)
+		holder.Exec(context.Background(), "ROLLBACK")
+	}()
+	res, err := applier(t, db, indexadvisor.ApplyOptions{LockTimeout: 300 * time.Millisecond, Retries: 8, Backoff: 200 * time.Millisecond}).
+		Apply(ctx, &indexadvisor.Advice{Recommendations: []indexadvisor.Recommendation{rec}})
+	if err != nil || res.Failed != 0 {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	if res.Steps[0].Attempts < 2 {
+		t.Errorf("attempts = %d; the lock should have forced a retry", res.Steps[0].Attempts)
+	}
+	if ex, ok := indexValid(t, db, "visits_patient_id_idx"); !ex || !ok {
+		t.Fatal("index not built after the lock was released")
+	}
+
+	// A build that fails leaves no invalid index behind, and the run reports it.
+	bad := indexadvisor.Recommendation{Table: "public.visits", Name: "visits_broken_idx",
+		SQL: `CREATE INDEX CONCURRENTLY IF NOT EXISTS "visits_broken_idx" ON "public"."visits" ((1 / (id - id)))`}
+	res, err = applier(t, db, indexadvisor.ApplyOptions{}).Apply(ctx, &indexadvisor.Advice{Recommendations: []indexadvisor.Recommendation{bad}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Failed != 1 || res.Steps[0].Status != "failed" || !strings.Contains(res.Steps[0].Detail, "division by zero") {
+		t.Fatalf("failed build: %+v", res.Steps)
+	}
+	if ex, _ := indexValid(t, db, "visits_broken_idx"); ex {
+		t.Error("the failed build's invalid index was left behind")
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pgmedic.actions WHERE object LIKE '%visits_broken_idx' AND status = 'failed'"); n != 1 {
+		t.Errorf("the failure was not recorded (%d rows)", n)
+	}
+
+	// An invalid leftover from a killed run with the target's name is rebuilt.
+	conn := db.Conn(t)
+	if _, err := conn.Exec(ctx, `CREATE UNIQUE INDEX CONCURRENTLY "visits_status_idx" ON visits (status)`); err == nil {
+		t.Fatal("expected the unique build to fail")
+	}
+	if ex, ok := indexValid(t, db, "visits_status_idx"); !ex || ok {
+		t.Fatalf("setup: want an invalid visits_status_idx, exists %v valid %v", ex, ok)
+	}
+	resume := indexadvisor.Recommendation{Table: "public.visits", Name: "visits_status_idx",
+		SQL: `CREATE INDEX CONCURRENTLY IF NOT EXISTS "visits_status_idx" ON "public"."visits" ("status")`}
+	res, err = applier(t, db, indexadvisor.ApplyOptions{}).Apply(ctx, &indexadvisor.Advice{Recommendations: []indexadvisor.Recommendation{resume}})
+	if err != nil || res.Failed != 0 {
+		t.Fatalf("resume: %v %+v", err, res)
+	}
+	if ex, ok := indexValid(t, db, "visits_status_idx"); !ex || !ok {
+		t.Error("the invalid leftover was not rebuilt")
+	}
+}
+
+func TestReadAdviceRefusesOtherStatements(t *testing.T) {
+	for _, bad := range []string{
+		`{"recommendations": [{"name": "x", "sql": "DROP TABLE visits"}]}`,
+		`{"recommendations": [{"name": "x", "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS x ON t (a); DROP TABLE t"}]}`,
+		`{"drops": [{"index": "x", "sql": "DROP INDEX x"}]}`,
+		`not json`,
+	} {
+		if _, err := indexadvisor.ReadAdvice([]byte(bad)); err == nil {
+			t.Errorf("accepted %s", bad)
+		}
+	}
+}

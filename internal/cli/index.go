@@ -1,0 +1,294 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/spf13/cobra"
+
+	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/explain"
+	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/indexadvisor"
+	"github.com/pgmedic/pgmedic/pgconn"
+	"github.com/pgmedic/pgmedic/queryperf"
+)
+
+type adviseFlags struct {
+	format    string
+	output    string
+	file      string
+	weight    string
+	noPresets bool
+}
+
+func (a *app) indexCommand() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "index",
+		Short: "Recommend indexes for the whole workload and build them safely",
+		RunE:  func(cmd *cobra.Command, args []string) error { return cmd.Help() },
+	}
+	cmd.AddCommand(a.adviseCommand(), a.applyCommand())
+	return cmd
+}
+
+func (a *app) adviseCommand() *cobra.Command {
+	var f adviseFlags
+	cmd := &cobra.Command{
+		Use:   "advise",
+		Short: "Choose the indexes that serve the workload best (HypoPG-verified)",
+		Long: `advise proposes index candidates from every statement of the workload (equality
+columns first, most selective first, then a range column or the sort keys; join
+keys; lower(col) expressions; partial indexes for constant predicates on
+low-cardinality columns; INCLUDE columns for index-only scans), measures each with
+HypoPG hypothetical indexes on one session (nothing is written), and picks the
+fewest indexes that give most of the benefit across the workload, within
+indexOptimizer.maxIndexesPerTable, maxStorageBytes and minImprovementPct, counting
+the writes each index adds. It also lists indexes to drop: invalid, duplicate,
+prefix-redundant, unused, and ones a recommended index replaces.
+
+The database needs the hypopg extension (CREATE EXTENSION hypopg).`,
+		Example: `  pgmedic index advise --dsn postgres://me@localhost/claims
+  pgmedic index advise --format json --output advice.json
+  pgmedic index advise --format sql | psql`,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.advise(f) },
+	}
+	cmd.Flags().StringVar(&f.format, "format", "text", "text, json or sql")
+	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
+	cmd.Flags().StringVar(&f.file, "file", "", "advise for the statements in this SQL file or server log instead of pg_stat_statements")
+	cmd.Flags().StringVar(&f.weight, "weight", "auto", "how statements are weighed: time (measured execution time), calls (plan cost × calls), equal, or auto (time when measured)")
+	cmd.Flags().BoolVar(&f.noPresets, "no-presets", false, "leave out the healthcare access-path templates")
+	return cmd
+}
+
+func (a *app) advise(f adviseFlags) error {
+	switch f.format {
+	case "text", "json", "sql":
+	default:
+		return usageErrorf("--format must be text, json or sql, got %q", f.format)
+	}
+	switch f.weight {
+	case "auto", "time", "calls", "equal":
+	default:
+		return usageErrorf("--weight must be auto, time, calls or equal, got %q", f.weight)
+	}
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	adv, err := a.computeAdvice(cfg, a.dsn, f)
+	if err != nil {
+		return err
+	}
+	return a.writeTo(f.output, func(w io.Writer) error { return writeAdvice(w, f.format, adv) })
+}
+
+func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*indexadvisor.Advice, error) {
+	var inputs []queryperf.Input
+	if f.file != "" {
+		var err error
+		if inputs, err = a.readStatements(f.file); err != nil {
+			return nil, err
+		}
+	}
+	sess, err := a.openAnalysis(cfg, dsn, false)
+	if err != nil {
+		return nil, err
+	}
+	defer sess.close()
+	if f.file == "" && !sess.snap.Workload.Available {
+		a.logf("pgmedic: warning: %s; advising from the healthcare presets alone", sess.snap.Workload.Reason)
+		inputs = []queryperf.Input{}
+	}
+	opts := indexadvisor.Options{Weight: f.weight}
+	if f.noPresets {
+		off := false
+		opts.Presets = &off
+	}
+	adv, err := indexadvisor.New(a.ctx, cfg, sess.snap, sess.planner, opts)
+	if err != nil {
+		if errors.Is(err, indexadvisor.ErrNoHypoPG) {
+			return nil, &jobError{msg: err.Error(), err: err,
+				hint: "run CREATE EXTENSION hypopg in the database (Debian: postgresql-15-hypopg); it only adds functions, and hypothetical indexes live in pgmedic's session"}
+		}
+		return nil, err
+	}
+	res, err := adv.Advise(a.ctx, inputs)
+	if err != nil {
+		return nil, err
+	}
+	a.logf("evaluated %d candidates over %d statements with %d plans in %.1fs; workload cost %.0f -> %.0f (-%.1f%%)",
+		res.Stats.Candidates, res.Stats.Statements, res.Stats.Evaluations, res.Stats.Seconds, res.Stats.BaselineCost, res.Stats.FinalCost, res.Stats.ImprovementPct)
+	return res, nil
+}
+
+func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
+	switch format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(adv)
+	case "sql":
+		fmt.Fprintln(w, "-- pgmedic index advice: run each statement on its own (not inside a transaction block)")
+		for _, r := range adv.Recommendations {
+			fmt.Fprintf(w, "%s;\n", r.SQL)
+		}
+		for _, d := range adv.Drops {
+			fmt.Fprintf(w, "%s;\n", d.SQL)
+		}
+		return nil
+	}
+	if len(adv.Recommendations) == 0 {
+		fmt.Fprintln(w, "No new indexes would pay for themselves on this workload.")
+	} else {
+		fmt.Fprintf(w, "Recommended indexes (%d); workload cost %.0f -> %.0f (-%.1f%%):\n\n", len(adv.Recommendations),
+			adv.Stats.BaselineCost, adv.Stats.FinalCost, adv.Stats.ImprovementPct)
+	}
+	for i, r := range adv.Recommendations {
+		fmt.Fprintf(w, "%2d. %s;\n", i+1, r.SQL)
+		fmt.Fprintf(w, "    about %s; cost of the statements it serves %.0f -> %.0f (-%.1f%%)", finding.HumanBytes(r.EstimatedSizeBytes), r.CostBefore, r.CostAfter, r.ImprovementPct)
+		if len(r.Sources) > 0 {
+			fmt.Fprintf(w, "; from %s", strings.Join(r.Sources, ", "))
+		}
+		fmt.Fprintln(w)
+		for _, s := range r.Statements {
+			fmt.Fprintf(w, "      serves: %s\n", shortenQuery(s, 110))
+		}
+		if len(r.Replaces) > 0 {
+			fmt.Fprintf(w, "      replaces: %s\n", strings.Join(r.Replaces, ", "))
+		}
+	}
+	if len(adv.Drops) > 0 {
+		fmt.Fprintf(w, "\nIndexes to drop (%d):\n", len(adv.Drops))
+		for _, d := range adv.Drops {
+			fmt.Fprintf(w, " - %s;  -- %s\n", d.SQL, d.Reason)
+		}
+	}
+	for _, s := range adv.Skipped {
+		fmt.Fprintf(w, "skipped: %s (%s)\n", s.Query, s.Reason)
+	}
+	if adv.Stats.DropsByPlans {
+		fmt.Fprintf(w, "\nHypoPG %s cannot hide indexes, so drops were judged from the plans that use them and their scan counts.\n", adv.Stats.HypoPGVersion)
+	}
+	fmt.Fprintln(w, "\nBuild them with: pgmedic index apply --apply (one at a time, concurrently, with lock timeouts and retries).")
+	return nil
+}
+
+type applyFlags struct {
+	from      string
+	apply     bool
+	skipDrops bool
+	weight    string
+}
+
+func (a *app) applyCommand() *cobra.Command {
+	var f applyFlags
+	cmd := &cobra.Command{
+		Use:   "apply",
+		Short: "Build recommended indexes concurrently (a dry run unless --apply)",
+		Long: `apply carries out index advice (from --from advice.json, or computed now). Without
+--apply it prints the plan and changes nothing. With --apply it builds the indexes one
+at a time with CREATE INDEX CONCURRENTLY under a lock timeout, retrying with backoff
+when a lock is not granted, shows progress from pg_stat_progress_create_index, drops
+the invalid index a failed build leaves, confirms that the target statements' plans
+use the new index, then drops the indexes the advice lists. Every action is recorded
+in the table pgmedic.actions. Running it again resumes: existing indexes are skipped,
+invalid leftovers rebuilt.`,
+		Example: `  pgmedic index advise --format json --output advice.json
+  pgmedic index apply --from advice.json            # prints the plan
+  pgmedic index apply --from advice.json --apply    # builds`,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.applyIndexes(f) },
+	}
+	cmd.Flags().StringVar(&f.from, "from", "", "advice JSON from 'pgmedic index advise --format json' (default: advise now)")
+	cmd.Flags().BoolVar(&f.apply, "apply", false, "make the changes (without it, only the plan is printed)")
+	cmd.Flags().BoolVar(&f.skipDrops, "skip-drops", false, "build the recommended indexes but drop nothing")
+	cmd.Flags().StringVar(&f.weight, "weight", "auto", "statement weighting when advising now: auto, time, calls or equal")
+	return cmd
+}
+
+func (a *app) applyIndexes(f applyFlags) error {
+	cfg, err := a.loadConfig()
+	if err != nil {
+		return err
+	}
+	var adv *indexadvisor.Advice
+	if f.from != "" {
+		raw, err := os.ReadFile(f.from)
+		if err != nil {
+			return usageErrorf("--from: cannot read %s: %v", f.from, errors.Unwrap(err))
+		}
+		if adv, err = indexadvisor.ReadAdvice(raw); err != nil {
+			return usageHint("create it with: pgmedic index advise --format json --output advice.json", "--from %s: %v", f.from, err)
+		}
+	} else if adv, err = a.computeAdvice(cfg, a.dsn, adviseFlags{weight: f.weight}); err != nil {
+		return err
+	}
+	if f.skipDrops {
+		adv.Drops = nil
+	}
+	if !f.apply {
+		fmt.Fprint(a.stdout, adv.Plan().SQL())
+		fmt.Fprintln(a.stdout, "-- dry run: nothing was changed; add --apply to run these steps")
+		return nil
+	}
+	if len(adv.Recommendations)+len(adv.Drops) == 0 {
+		fmt.Fprintln(a.stdout, "nothing to do")
+		return nil
+	}
+	res, err := a.runApply(cfg, a.dsn, adv)
+	if err != nil {
+		return err
+	}
+	for _, s := range res.Steps {
+		fmt.Fprintf(a.stdout, "%-7s %s  %s\n", s.Status, s.Object, s.Detail)
+	}
+	if res.Failed > 0 {
+		return &jobError{msg: fmt.Sprintf("%d of %d steps failed", res.Failed, len(res.Steps)),
+			hint: "run the same command again to resume: finished steps are skipped, invalid leftovers rebuilt"}
+	}
+	return nil
+}
+
+func (a *app) runApply(cfg *config.Profile, dsn string, adv *indexadvisor.Advice) (*indexadvisor.ApplyResult, error) {
+	p := a.policy(cfg, writes)
+	conn, err := pgconn.Connect(a.ctx, dsn, p)
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(context.Background())
+	watch, err := pgconn.Connect(a.ctx, dsn, a.policy(cfg, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	defer watch.Close(context.Background())
+	planConn, err := pgconn.Connect(a.ctx, dsn, a.policy(cfg, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	defer planConn.Close(context.Background())
+	planner, err := explainNew(a, planConn)
+	if err != nil {
+		return nil, err
+	}
+	ap := indexadvisor.NewApplier(conn, watch, planner, indexadvisor.ApplyOptions{
+		LockTimeout: cfg.Connection.LockTimeout.Duration,
+		Tool:        "pgmedic " + version,
+		Progress:    func(msg string) { a.logf("%s", msg) },
+	})
+	start := time.Now()
+	res, err := ap.Apply(a.ctx, adv)
+	if err != nil {
+		return res, err
+	}
+	a.logf("applied %d steps in %.1fs", len(res.Steps), time.Since(start).Seconds())
+	return res, nil
+}
+
+func explainNew(a *app, conn *pgx.Conn) (*explain.Planner, error) { return explain.New(a.ctx, conn) }
