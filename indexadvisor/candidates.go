@@ -29,6 +29,10 @@ type access struct {
 	partial []string // SQL predicates usable as partial-index conditions
 	cols    []string // every column the statement reads from the table
 	limit   bool
+	// singleRow: the statement returns one row and reads one from this table (a
+	// lookup by a unique key): an index-only scan would save one page read, which
+	// does not pay for a second index.
+	singleRow bool
 }
 
 // accesses splits a statement into per-table access paths.
@@ -134,6 +138,7 @@ func (a *Advisor) accesses(s *stmt) []*access {
 				x.cols = nil // every column: no covering index
 			}
 			a.orderBySelectivity(x.table, x.eq)
+			x.singleRow = singleRow(s, x.table)
 			out = append(out, x)
 		}
 	}
@@ -374,9 +379,23 @@ func (a *Advisor) candidates(x *access) []*Index {
 	return out
 }
 
+// singleRow: the base plan returns at most one row and scans at most one from t.
+func singleRow(s *stmt, t *snapshot.Table) bool {
+	if s.basePlan == nil || s.basePlan.Root.PlanRows > 1 {
+		return false
+	}
+	one := true
+	s.basePlan.Root.Walk(func(n *explain.Node) {
+		if n.IsScan() && n.QualifiedRelation() == t.QualifiedName() && n.PlanRows > 1 {
+			one = false
+		}
+	})
+	return one
+}
+
 // include returns the statement's other columns when few enough to ride along.
 func (x *access) include(keys []Key) []string {
-	if len(x.cols) == 0 {
+	if len(x.cols) == 0 || x.singleRow {
 		return nil
 	}
 	var inc []string
