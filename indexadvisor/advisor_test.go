@@ -186,6 +186,10 @@ func TestCorrectness(t *testing.T) {
 			want(t, adv, "public.patients_t", "mrn")
 			want(t, adv, "public.visits", "patient_id")
 		}},
+		{"join pair: both sides", []string{"SELECT v.visit_date, v.amount FROM patients_t p JOIN visits v ON v.patient_id = p.id WHERE p.dob >= $1 AND p.dob < $2"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			want(t, adv, "public.patients_t", "dob")
+			want(t, adv, "public.visits", "patient_id")
+		}},
 		{"UPDATE predicate", []string{"UPDATE visits SET amount = $1 WHERE email = $2"}, func(t *testing.T, adv *indexadvisor.Advice) {
 			want(t, adv, "public.visits", "email")
 		}},

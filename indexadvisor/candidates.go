@@ -78,6 +78,10 @@ func (a *Advisor) accesses(s *stmt) []*access {
 			if p.OtherTable != p.Table && p.Op == "=" {
 				addUnique(&x.joins, col)
 			}
+		case p.Op == "IS NOT NULL":
+			if pred, ok := a.partialPredicate(s, x.table, p); ok {
+				addUnique(&x.partial, pred)
+			}
 		case p.Op == "=" || p.Op == "IN" || p.Op == "ANY" || p.Op == "IS NULL":
 			if pred, ok := a.partialPredicate(s, x.table, p); ok {
 				addUnique(&x.partial, pred)
@@ -197,6 +201,16 @@ func (a *Advisor) planAccesses(s *stmt) []*access {
 // file, a log) or, for normalised statements, from pg_qualstats' record of the values
 // the statement ran with.
 func (a *Advisor) partialPredicate(s *stmt, t *snapshot.Table, p sqlparse.Predicate) (string, bool) {
+	// IS NULL on a mostly filled column (open encounters: discharged_at IS NULL), IS NOT
+	// NULL on a mostly empty one: the rows the statement wants are a small slice.
+	if nf, ok := a.nullFrac(t, p.Column); ok && p.Func == "" && p.Cast == "" {
+		switch {
+		case p.Op == "IS NULL" && nf <= 0.2:
+			return quoteCol(p.Column) + " IS NULL", true
+		case p.Op == "IS NOT NULL" && nf >= 0.8:
+			return quoteCol(p.Column) + " IS NOT NULL", true
+		}
+	}
 	if p.Op != "=" || !a.lowCardinality(t, p.Column) {
 		return "", false
 	}
@@ -239,6 +253,15 @@ func (a *Advisor) lowCardinality(t *snapshot.Table, column string) bool {
 		return nd > 0 && nd <= 20
 	}
 	return false
+}
+
+func (a *Advisor) nullFrac(t *snapshot.Table, column string) (float64, bool) {
+	for _, c := range t.Columns {
+		if c.Name == column && c.NullFrac != nil {
+			return *c.NullFrac, true
+		}
+	}
+	return 0, false
 }
 
 func (a *Advisor) distinct(t *snapshot.Table, column string) float64 {

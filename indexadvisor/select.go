@@ -140,15 +140,18 @@ func (a *Advisor) selectIndexes(ctx context.Context, stmts []*stmt) ([]*cand, er
 	// The bar is a share of what the workload still costs with the indexes chosen so
 	// far, not of what it cost bare: once the scans that dominated are gone, the
 	// statement that is left (a monthly report) dominates, and an index that would
-	// have been noise at the start is now worth having. A floor keeps the selection
-	// from chasing planner noise.
-	floor := total * a.opts.MinGainPct / 100 / 50
+	// have been noise at the start is now worth having. Below that, a floor of a fifth
+	// of the bar on the bare workload keeps a second index for a statement already
+	// served from being bought for a few cost units; an index that completes a join
+	// pair with a chosen one is exempt (the planner prices its share of the pair low).
+	noise := total * a.opts.MinGainPct / 100 / 50
+	floor := total * a.opts.MinGainPct / 100 / 5
 	minGain := func() float64 {
 		var cur float64
 		for _, s := range stmts {
 			cur += s.weight * s.cur
 		}
-		return math.Max(cur*a.opts.MinGainPct/100, floor)
+		return math.Max(cur*a.opts.MinGainPct/100, noise)
 	}
 	pool := cands
 	for len(chosen) < maxChosen && len(pool) > 0 {
@@ -170,7 +173,7 @@ func (a *Advisor) selectIndexes(ctx context.Context, stmts []*stmt) ([]*cand, er
 			continue // it fell behind; the next one gets its turn
 		}
 		pool = pool[1:]
-		if best.gain <= minGain || !a.improvesEnough(best) {
+		if best.gain <= minGain || best.gain < floor && !a.mostlyJoint(best) || !a.improvesEnough(best) {
 			continue
 		}
 		if perTable[best.ix.Qualified()] >= maxPerTable || budget > 0 && used+best.size > budget {
@@ -202,6 +205,22 @@ func (a *Advisor) selectIndexes(ctx context.Context, stmts []*stmt) ([]*cand, er
 		pool = kept
 	}
 	return chosen, nil
+}
+
+// mostlyJoint: most of the candidate's gain comes from plans in which it works with
+// an index already chosen.
+func (a *Advisor) mostlyJoint(c *cand) bool {
+	var joint, all float64
+	for s, cost := range c.costs {
+		if cost < s.cur {
+			g := s.weight * (s.cur - cost)
+			all += g
+			if c.joint[s] {
+				joint += g
+			}
+		}
+	}
+	return all > 0 && joint >= all/2
 }
 
 // improvesEnough applies indexOptimizer.minImprovementPct to the statements it helps:

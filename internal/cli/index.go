@@ -104,7 +104,7 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 	}
 	defer sess.close()
 	if f.file == "" && !sess.snap.Workload.Available {
-		a.logf("pgmedic: warning: %s; advising from the healthcare presets alone", sess.snap.Workload.Reason)
+		a.logf("pgmedic: warning: %s; advising from the healthcare presets alone (--file takes the application's SQL or a server log instead)", sess.snap.Workload.Reason)
 		inputs = []queryperf.Input{}
 	}
 	opts := indexadvisor.Options{Weight: f.weight}
@@ -174,10 +174,12 @@ func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
 	for _, s := range adv.Skipped {
 		fmt.Fprintf(w, "skipped: %s (%s)\n", s.Query, s.Reason)
 	}
-	if adv.Stats.DropsByPlans {
+	if adv.Stats.DropsByPlans && len(adv.Drops) > 0 {
 		fmt.Fprintf(w, "\nHypoPG %s cannot hide indexes, so drops were judged from the plans that use them and their scan counts.\n", adv.Stats.HypoPGVersion)
 	}
-	fmt.Fprintln(w, "\nBuild them with: pgmedic index apply --apply (one at a time, concurrently, with lock timeouts and retries).")
+	if len(adv.Recommendations)+len(adv.Drops) > 0 {
+		fmt.Fprintln(w, "\nCarry it out with: pgmedic index apply --apply (one index at a time, concurrently, with lock timeouts and retries).")
+	}
 	return nil
 }
 
