@@ -84,7 +84,7 @@ func RedundantIndexes(s *snapshot.Snapshot) []Redundancy {
 				other.Predicate != ix.Predicate || len(other.Columns) < len(ix.Columns) {
 				continue
 			}
-			if !prefix(ix.Columns, other.Columns) || !covered(ix.Include, other) {
+			if !prefix(ix, other) || !covered(ix.Include, other) {
 				continue
 			}
 			exact := len(ix.Columns) == len(other.Columns) && len(ix.Include) == len(other.Include)
@@ -102,13 +102,15 @@ func RedundantIndexes(s *snapshot.Snapshot) []Redundancy {
 	return out
 }
 
-func prefix(short, long []string) bool {
-	for i, c := range short {
-		if long[i] != c {
+// prefix: short's keys lead long's, with the same operator classes, collations and
+// orderings (an index on (email text_pattern_ops) is no duplicate of one on (email)).
+func prefix(short, long *snapshot.Index) bool {
+	for i, c := range short.Columns {
+		if long.Columns[i] != c || long.KeyOption(i) != short.KeyOption(i) {
 			return false
 		}
 	}
-	return len(short) > 0
+	return len(short.Columns) > 0
 }
 
 func covered(include []string, by *snapshot.Index) bool {

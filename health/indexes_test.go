@@ -22,6 +22,9 @@ func TestIndexHygiene(t *testing.T) {
 		CREATE INDEX claims_status ON claims (status);
 		CREATE INDEX claims_status_copy ON claims (status);
 		CREATE INDEX claims_pended_dos ON claims (dos) WHERE status = 'pended';
+		CREATE INDEX claims_status_pattern ON claims (status text_pattern_ops);
+		CREATE INDEX claims_status_c ON claims (status COLLATE "C");
+		CREATE INDEX claims_dos_desc ON claims (dos DESC, patient_id);
 		CREATE UNIQUE INDEX claims_id_patient ON claims (id, patient_id);
 		CREATE TABLE churn (id bigint PRIMARY KEY, v text);
 		INSERT INTO churn SELECT g, md5(g::text) FROM generate_series(1, 200000) g;
@@ -33,6 +36,12 @@ func TestIndexHygiene(t *testing.T) {
 	db.Exec(t, "SET enable_seqscan = off; SELECT count(*) FROM claims WHERE patient_id = 7 AND dos > date '2021-01-01'")
 
 	s := collect(t, db.URI)
+	for _, ix := range s.Indexes {
+		want := map[string]string{"claims_status_pattern": "text_pattern_ops", "claims_status_c": `COLLATE "C"`, "claims_dos_desc": "DESC", "claims_status": ""}
+		if w, ok := want[ix.Name]; ok && ix.KeyOption(0) != w {
+			t.Errorf("%s: key options %q, want %q first", ix.Name, ix.KeyOptions, w)
+		}
+	}
 	fs := run(t, s, profile(t, "indexes.unused.min_bytes=0", "bloat.index.min_bytes=0"))
 
 	unused := map[string]bool{}
@@ -77,7 +86,8 @@ func TestIndexHygiene(t *testing.T) {
 	if f := redundant["claims_patient"]; f == nil || !strings.Contains(f.Title, "prefix of claims_patient_dos") {
 		t.Errorf("claims_patient should be a prefix of claims_patient_dos, got %v", keys(redundant))
 	}
-	for _, not := range []string{"claims_pended_dos", "claims_id_patient", "claims_patient_dos", "claims_pkey"} {
+	// Same column, another operator class, collation or order: another index.
+	for _, not := range []string{"claims_pended_dos", "claims_id_patient", "claims_patient_dos", "claims_pkey", "claims_status_pattern", "claims_status_c", "claims_dos_desc"} {
 		if redundant[not] != nil {
 			t.Errorf("%s wrongly reported redundant: %s", not, redundant[not].Title)
 		}

@@ -408,14 +408,18 @@ func existingAsIndex(e *snapshot.Index) *Index {
 		return nil
 	}
 	ix := &Index{Schema: e.Schema, Table: e.Table, Method: "btree", Where: e.Predicate}
-	for _, c := range e.Columns {
+	for i, c := range e.Columns {
 		k := Key{}
 		c = strings.TrimSpace(c)
-		if strings.HasSuffix(c, " DESC") {
+		switch e.KeyOption(i) {
+		case "":
+		case "DESC":
 			k.Desc = true
-			c = strings.TrimSuffix(c, " DESC")
+		default:
+			// An operator class or collation of its own: it serves other queries than
+			// the plain candidates, so it is not modelled.
+			return nil
 		}
-		c = strings.TrimSuffix(c, " NULLS LAST")
 		if strings.HasPrefix(c, "(") || strings.Contains(c, "(") {
 			k.Expr = strings.TrimSuffix(strings.TrimPrefix(c, "("), ")")
 			if !strings.Contains(k.Expr, "(") {

@@ -299,7 +299,18 @@ func (c *collector) readIndexes(ctx context.Context, exact bool) ([]Index, error
 		coalesce((SELECT conname FROM pg_constraint WHERE conindid = i.oid AND contype IN ('p', 'u', 'x') LIMIT 1), ''),
 		`+size+`, i.relpages::bigint, greatest(i.reltuples, 0)::float8,
 		coalesce(s.idx_scan, 0), coalesce(s.idx_tup_read, 0), coalesce(s.idx_tup_fetch, 0),
-		coalesce(io.idx_blks_read, 0), coalesce(io.idx_blks_hit, 0), coalesce(i.reloptions, '{}')
+		coalesce(io.idx_blks_read, 0), coalesce(io.idx_blks_hit, 0), coalesce(i.reloptions, '{}'),
+		ARRAY(SELECT concat_ws(' ',
+		        CASE WHEN NOT opc.opcdefault THEN opc.opcname::text END,
+		        CASE WHEN x.indcollation[k - 1] <> 0 AND x.indcollation[k - 1] <> coalesce(att.attcollation, 0)
+		             THEN (SELECT 'COLLATE ' || quote_ident(co.collname) FROM pg_collation co WHERE co.oid = x.indcollation[k - 1]) END,
+		        CASE WHEN am.amname = 'btree' AND x.indoption[k - 1] & 1 = 1 THEN 'DESC' END,
+		        CASE WHEN am.amname = 'btree' AND (x.indoption[k - 1] & 2 = 2) <> (x.indoption[k - 1] & 1 = 1)
+		             THEN CASE WHEN x.indoption[k - 1] & 2 = 2 THEN 'NULLS FIRST' ELSE 'NULLS LAST' END END)
+		      FROM generate_series(1, x.indnkeyatts) AS k
+		      LEFT JOIN pg_opclass opc ON opc.oid = x.indclass[k - 1]
+		      LEFT JOIN pg_attribute att ON att.attrelid = x.indrelid AND att.attnum = x.indkey[k - 1] AND x.indkey[k - 1] > 0
+		      ORDER BY k)
 		FROM pg_index x
 		JOIN pg_class i ON i.oid = x.indexrelid
 		JOIN pg_class t ON t.oid = x.indrelid
@@ -316,10 +327,16 @@ func (c *collector) readIndexes(ctx context.Context, exact bool) ([]Index, error
 		var ix Index
 		var oid int64
 		var cols []string
-		var opts []string
+		var opts, keyOpts []string
 		err := r.Scan(&ix.Schema, &ix.Table, &ix.Name, &oid, &ix.Definition, &ix.Method, &cols, &ix.KeyCount, &ix.Predicate,
 			&ix.Unique, &ix.Primary, &ix.Valid, &ix.Ready, &ix.BeingBuilt, &ix.Constraint, &ix.SizeBytes, &ix.Pages, &ix.Tuples,
-			&ix.Scans, &ix.TupRead, &ix.TupFetch, &ix.BlksRead, &ix.BlksHit, &opts)
+			&ix.Scans, &ix.TupRead, &ix.TupFetch, &ix.BlksRead, &ix.BlksHit, &opts, &keyOpts)
+		for _, o := range keyOpts {
+			if o != "" {
+				ix.KeyOptions = keyOpts // only kept when some key has options
+				break
+			}
+		}
 		ix.OID = uint32(oid)
 		if ix.KeyCount > len(cols) {
 			ix.KeyCount = len(cols)

@@ -215,6 +215,11 @@ type Index struct {
 	Columns    []string `json:"columns"` // key columns in order; expressions as "(expr)"
 	Include    []string `json:"include,omitempty"`
 	KeyCount   int      `json:"key_count"`
+	// KeyOptions holds, per key column, what makes it more than its name: a
+	// non-default operator class, a collation other than the column's, DESC, NULLS
+	// FIRST/LAST ("" when none). Two indexes on the same columns with different
+	// options serve different queries.
+	KeyOptions []string `json:"key_options,omitempty"`
 	Predicate  string   `json:"predicate,omitempty"`
 	Unique     bool     `json:"unique"`
 	Primary    bool     `json:"primary"`
@@ -237,6 +242,14 @@ type Index struct {
 
 // QualifiedName is schema.name.
 func (i *Index) QualifiedName() string { return i.Schema + "." + i.Name }
+
+// KeyOption is key column k's options ("" when it has none).
+func (i *Index) KeyOption(k int) string {
+	if k < 0 || k >= len(i.KeyOptions) {
+		return ""
+	}
+	return i.KeyOptions[k]
+}
 
 // Constraint is a table constraint.
 type Constraint struct {
