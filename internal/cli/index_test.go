@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -114,6 +115,22 @@ func TestIndexAdviseAndApply(t *testing.T) {
 	}
 	if indexes() != before+int64(len(names)) {
 		t.Errorf("indexes %d, want %d", indexes(), before+int64(len(names)))
+	}
+
+	// From the application's SQL instead of pg_stat_statements: literal values are
+	// used to plan but never printed.
+	var mrn string
+	if err := db.Conn(t).QueryRow(context.Background(), "SELECT mrn FROM patients ORDER BY id DESC LIMIT 1").Scan(&mrn); err != nil {
+		t.Fatal(err)
+	}
+	appSQL := filepath.Join(t.TempDir(), "app.sql")
+	os.WriteFile(appSQL, []byte("SELECT id, status FROM claims WHERE claim_number = 'CLM-"+mrn+"';\nSELECT * FROM patients WHERE mrn = '"+mrn+"';\n"), 0o644)
+	fromFile := run(t, "index", "advise", "--dsn", db.URI, "--file", appSQL, "--no-presets")
+	if fromFile.code != 0 || !strings.Contains(fromFile.stdout, `("claim_number")`) {
+		t.Errorf("advise --file: exit %d\n%s\n%s", fromFile.code, fromFile.stdout, fromFile.stderr)
+	}
+	if strings.Contains(fromFile.stdout+fromFile.stderr, mrn) {
+		t.Errorf("a literal from the SQL file was printed")
 	}
 
 	// Advising again: what was built is not recommended again.
