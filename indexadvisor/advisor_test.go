@@ -267,6 +267,17 @@ func TestCorrectness(t *testing.T) {
 				t.Errorf("want visit_date and amount carried for an index-only scan, got %s", r.SQL)
 			}
 		}},
+		{"OR across two columns: one index per branch", []string{"SELECT id, visit_date FROM visits WHERE patient_id = $1 OR email = $2"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			a, b := want(t, adv, "public.visits", "patient_id"), want(t, adv, "public.visits", "email")
+			if len(a.Statements) != 1 || len(b.Statements) != 1 {
+				t.Errorf("both indexes should serve the OR statement (a BitmapOr): %v", describe(adv))
+			}
+		}},
+		{"OR with a branch no index serves", []string{"SELECT id FROM visits WHERE patient_id = $1 OR note LIKE '%x%'"}, func(t *testing.T, adv *indexadvisor.Advice) {
+			if len(adv.Recommendations) != 0 {
+				t.Errorf("the table is read whole for the LIKE branch anyway: %v", describe(adv))
+			}
+		}},
 		{"table too small to need an index", []string{"SELECT * FROM tiny WHERE name = $1"}, func(t *testing.T, adv *indexadvisor.Advice) {
 			if len(adv.Recommendations) != 0 {
 				t.Errorf("an index on a 50-row table: %v", describe(adv))

@@ -202,3 +202,25 @@ func TestReadAdviceRefusesOtherStatements(t *testing.T) {
 		}
 	}
 }
+
+// An OR needs one index per branch; the first one built is not used until the second
+// exists, so the confirmation comes after all builds.
+func TestApplyConfirmsIndexesThatWorkTogether(t *testing.T) {
+	db := fixtureDB(t)
+	adv := advise(t, db, nil, "SELECT id, visit_date FROM visits WHERE patient_id = $1 OR email = $2")
+	if len(adv.Recommendations) != 2 {
+		t.Fatalf("want the two branch indexes, got %v", describe(adv))
+	}
+	res, err := applier(t, db, indexadvisor.ApplyOptions{LockTimeout: 2 * time.Second, Tool: "test"}).Apply(context.Background(), adv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range res.Steps {
+		if s.Status != "done" || s.Targets != 1 || s.Confirmed != 1 {
+			t.Errorf("%s: %s, %d of %d confirmed (%s)", s.Object, s.Status, s.Confirmed, s.Targets, s.Detail)
+		}
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pgmedic.actions WHERE detail LIKE '%once every index is built%'"); n != 1 {
+		t.Errorf("the first index's action should record its late confirmation, %d rows do", n)
+	}
+}

@@ -33,6 +33,8 @@ type access struct {
 	// lookup by a unique key): an index-only scan would save one page read, which
 	// does not pay for a second index.
 	singleRow bool
+	// ors holds, per OR over this table, one key per branch: a BitmapOr needs them all.
+	ors [][]Key
 }
 
 // accesses splits a statement into per-table access paths.
@@ -94,6 +96,7 @@ func (a *Advisor) accesses(s *stmt) []*access {
 			addUnique(&x.rng, col)
 		}
 	}
+	a.orAccesses(st, get)
 	// ORDER BY helps only when every key is a column of one table.
 	if len(st.OrderBy) > 0 {
 		owner := ""
@@ -137,7 +140,7 @@ func (a *Advisor) accesses(s *stmt) []*access {
 	}
 	sort.Strings(names)
 	for _, n := range names {
-		if x := byTable[n]; x != nil && (len(x.eq)+len(x.rng)+len(x.sort)+len(x.joins)+len(x.exprs)+len(x.partial) > 0) {
+		if x := byTable[n]; x != nil && (len(x.eq)+len(x.rng)+len(x.sort)+len(x.joins)+len(x.exprs)+len(x.partial)+len(x.ors) > 0) {
 			if st.SelectStar {
 				x.cols = nil // every column: no covering index
 			}
@@ -193,6 +196,113 @@ func (a *Advisor) planAccesses(s *stmt) []*access {
 		}
 		out = append(out, a.accesses(&stmt{text: sql, parsed: st, queryIDs: s.queryIDs})...)
 	})
+	return out
+}
+
+// orAccesses reads ORs whose every branch constrains one table's column in a way an
+// index serves (a = $1 OR b = $2): each branch's best key becomes part of an OR
+// bundle on that table, or, when all branches name the same column, one more
+// equality or range column.
+func (a *Advisor) orAccesses(st *sqlparse.Statement, get func(string) *access) {
+	type pick struct {
+		key  Key
+		rank int // 0 equality-like, 1 range
+		nd   float64
+	}
+	type group struct {
+		table string
+		width int
+		picks map[int]pick
+		bad   bool
+	}
+	groups := map[int]*group{}
+	var order []int
+	for _, p := range st.Predicates {
+		if p.OrGroup == 0 {
+			continue
+		}
+		g := groups[p.OrGroup]
+		if g == nil {
+			g = &group{table: p.Table, width: p.OrWidth, picks: map[int]pick{}}
+			groups[p.OrGroup] = g
+			order = append(order, p.OrGroup)
+		}
+		if p.Negated || p.Table == "" || p.Value == sqlparse.ValColumn || p.Value == sqlparse.ValSubquery || p.Cast != "" {
+			continue
+		}
+		if p.Table != g.table {
+			g.bad = true // an OR across tables: no single-table bundle serves it
+			continue
+		}
+		x := get(p.Table)
+		if x == nil || !hasColumn(x.table, p.Column) {
+			continue
+		}
+		var pk pick
+		switch {
+		case p.Func == "lower" || p.Func == "upper":
+			if p.Op != "=" && p.Op != "IN" && p.Op != "ANY" {
+				continue
+			}
+			pk = pick{key: Key{Expr: p.Func + "(" + quoteCol(p.Column) + ")"}}
+		case p.Func != "":
+			continue
+		case p.Op == "=" || p.Op == "IN" || p.Op == "ANY" || p.Op == "IS NULL":
+			pk = pick{key: Key{Column: p.Column}}
+		case p.Op == "<" || p.Op == ">" || p.Op == "<=" || p.Op == ">=" || p.Op == "BETWEEN",
+			p.Op == "LIKE" && p.Value == sqlparse.ValConst && !p.LeadingWildcard:
+			pk = pick{key: Key{Column: p.Column}, rank: 1}
+		default:
+			continue
+		}
+		pk.nd = a.distinct(x.table, p.Column)
+		if old, ok := g.picks[p.OrBranch]; !ok || pk.rank < old.rank || pk.rank == old.rank && pk.nd > old.nd {
+			g.picks[p.OrBranch] = pk
+		}
+	}
+	for _, id := range order {
+		g := groups[id]
+		if g.bad || g.width < 2 || len(g.picks) != g.width {
+			continue // a branch no index can serve: the table is read whole anyway
+		}
+		x := get(g.table)
+		if x == nil {
+			continue
+		}
+		var keys []Key
+		seen := map[string]bool{}
+		rank := 0
+		for b := 1; b <= g.width; b++ {
+			pk := g.picks[b]
+			if !seen[pk.key.label()] {
+				seen[pk.key.label()] = true
+				keys = append(keys, pk.key)
+			}
+			rank = max(rank, pk.rank)
+		}
+		switch {
+		case len(keys) > 1:
+			x.ors = append(x.ors, keys)
+		case keys[0].Expr != "":
+			addUnique(&x.exprs, keys[0].Expr)
+		case rank == 0:
+			addUnique(&x.eq, keys[0].Column)
+		default:
+			addUnique(&x.rng, keys[0].Column)
+		}
+	}
+}
+
+// orBundles makes, per OR on the table, the set of single-key indexes a BitmapOr needs.
+func (a *Advisor) orBundles(x *access) [][]*Index {
+	var out [][]*Index
+	for _, keys := range x.ors {
+		var bundle []*Index
+		for _, k := range keys {
+			bundle = append(bundle, &Index{Schema: x.table.Schema, Table: x.table.Name, Keys: []Key{k}, Method: "btree", Sources: []string{"workload"}})
+		}
+		out = append(out, bundle)
+	}
 	return out
 }
 

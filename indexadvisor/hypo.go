@@ -87,6 +87,12 @@ func (h *hypo) create(ctx context.Context, ix *Index) (hypoIndex, error) {
 	return hi, nil
 }
 
+// has reports whether the index is live (created and not dropped).
+func (h *hypo) has(ix *Index) bool {
+	_, ok := h.live[ix.Signature()]
+	return ok
+}
+
 func (h *hypo) drop(ctx context.Context, ix *Index) error {
 	sig := ix.Signature()
 	hi, ok := h.live[sig]

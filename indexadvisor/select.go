@@ -14,7 +14,10 @@ import (
 
 // cand is a candidate under evaluation.
 type cand struct {
-	ix      *Index
+	ix *Index
+	// also holds the rest of an OR bundle: indexes that only pay together (a
+	// BitmapOr needs one per branch). They are measured, chosen and counted as one.
+	also    []*Index
 	stmts   []*stmt
 	size    int64
 	penalty float64
@@ -66,6 +69,35 @@ func (a *Advisor) generate(stmts []*stmt) []*cand {
 				}
 				addStmt(c, s)
 			}
+			for _, bundle := range a.orBundles(x) {
+				var need []*Index
+				for _, ix := range bundle {
+					if !a.servedByExisting(ix) {
+						need = append(need, ix)
+					}
+				}
+				if len(need) == 0 {
+					continue
+				}
+				var sigs []string
+				for _, ix := range need {
+					sigs = append(sigs, ix.Signature())
+				}
+				sort.Strings(sigs)
+				sig := strings.Join(sigs, " | ")
+				c := bySig[sig]
+				if c == nil {
+					c = &cand{ix: need[0], also: need[1:]}
+					bySig[sig] = c
+					order = append(order, c)
+				}
+				for _, ix := range c.members() {
+					for _, src := range sourcesOf(s) {
+						addUnique(&ix.Sources, src)
+					}
+				}
+				addStmt(c, s)
+			}
 		}
 	}
 	// A candidate may serve other statements on its table that constrain or sort by its
@@ -84,6 +116,9 @@ func (a *Advisor) generate(stmts []*stmt) []*cand {
 	a.stats.Candidates = len(order)
 	return order
 }
+
+// members are the candidate's indexes: one, or an OR bundle's.
+func (c *cand) members() []*Index { return append([]*Index{c.ix}, c.also...) }
 
 func sourcesOf(s *stmt) []string {
 	if s.preset != "" {
@@ -176,29 +211,50 @@ func (a *Advisor) selectIndexes(ctx context.Context, stmts []*stmt) ([]*cand, er
 		if best.gain <= minGain || best.gain < floor && !a.mostlyJoint(best) || !a.improvesEnough(best) {
 			continue
 		}
-		if perTable[best.ix.Qualified()] >= maxPerTable || budget > 0 && used+best.size > budget {
+		var fresh []*Index // an OR bundle may include an index chosen already
+		for _, ix := range best.members() {
+			if !a.hypo.has(ix) {
+				fresh = append(fresh, ix)
+			}
+		}
+		if perTable[best.ix.Qualified()]+len(fresh) > maxPerTable || budget > 0 && used+best.size > budget {
 			continue
 		}
-		// Keep it: its hypothetical index stays for the rest of the selection.
-		hi, err := a.hypo.create(ctx, best.ix)
-		if err != nil {
-			return nil, err
+		// Keep it: its hypothetical indexes stay for the rest of the selection, each
+		// one a chosen index of its own.
+		for _, ix := range fresh {
+			hi, err := a.hypo.create(ctx, ix)
+			if err != nil {
+				return nil, err
+			}
+			one := best
+			if ix != best.ix {
+				one = &cand{ix: ix, costs: best.costs, evaluated: true, size: hi.size}
+			}
+			one.hypo = hi
+			chosen = append(chosen, one)
+			a.chosenNames = append(a.chosenNames, hi.name)
+			perTable[ix.Qualified()]++
 		}
-		best.hypo = hi
 		for s, cost := range best.costs {
 			if cost < s.cur {
 				s.cur = cost
 				s.version++
 			}
 		}
-		chosen = append(chosen, best)
-		a.chosenNames = append(a.chosenNames, hi.name)
-		perTable[best.ix.Qualified()]++
 		used += best.size
-		// Candidates the chosen index already serves go.
+		// Candidates the chosen indexes already serve go.
 		kept := pool[:0]
 		for _, c := range pool {
-			if !serves(best.ix, c.ix) {
+			servedAll := true
+			for _, m := range c.members() {
+				servedNow := false
+				for _, ix := range fresh {
+					servedNow = servedNow || serves(ix, m)
+				}
+				servedAll = servedAll && (servedNow || a.hypo.has(m))
+			}
+			if !servedAll {
 				kept = append(kept, c)
 			}
 		}
@@ -267,16 +323,32 @@ func (a *Advisor) evaluate(ctx context.Context, c *cand, all []*stmt) error {
 		c.seen[s] = s.version
 	}
 	if len(replan) > 0 {
-		hi, err := a.hypo.create(ctx, c.ix)
-		if err != nil {
-			// HypoPG rejects some definitions (unsupported types): the candidate cannot win.
+		var his []hypoIndex
+		var created []*Index
+		c.size = 0
+		for _, ix := range c.members() {
+			if a.hypo.has(ix) {
+				continue // an OR bundle member a chosen index already is
+			}
+			hi, err := a.hypo.create(ctx, ix)
+			if err != nil {
+				// HypoPG rejects some definitions (unsupported types): the candidate cannot win.
+				for _, made := range created {
+					_ = a.hypo.drop(ctx, made)
+				}
+				c.gain = math.Inf(-1)
+				return nil
+			}
+			his, created = append(his, hi), append(created, ix)
+			c.size += hi.size
+		}
+		if len(his) == 0 {
 			c.gain = math.Inf(-1)
 			return nil
 		}
-		c.size = hi.size
 		for _, s := range replan {
 			pl, err := a.plan(ctx, s)
-			if err != nil || !pl.UsesIndex(hi.name) {
+			if err != nil || !usesAll(pl, his) {
 				continue
 			}
 			c.costs[s] = pl.TotalCost()
@@ -288,8 +360,10 @@ func (a *Advisor) evaluate(ctx context.Context, c *cand, all []*stmt) error {
 				}
 			}
 		}
-		if err := a.hypo.drop(ctx, c.ix); err != nil {
-			return err
+		for _, ix := range created {
+			if err := a.hypo.drop(ctx, ix); err != nil {
+				return err
+			}
 		}
 	}
 	if !c.evaluated {
@@ -306,14 +380,33 @@ func (a *Advisor) evaluate(ctx context.Context, c *cand, all []*stmt) error {
 	return nil
 }
 
-// writePenalty estimates what the index adds to the workload's writes: one index entry
+func usesAll(pl *explain.Plan, his []hypoIndex) bool {
+	for _, hi := range his {
+		if !pl.UsesIndex(hi.name) {
+			return false
+		}
+	}
+	return true
+}
+
+// writePenalty sums the penalty of the candidate's indexes.
+func (a *Advisor) writePenalty(c *cand, all []*stmt) float64 {
+	total := 0.0
+	for _, ix := range c.members() {
+		size := c.size / int64(len(c.members()))
+		total += a.indexWritePenalty(ix, size, all)
+	}
+	return total
+}
+
+// indexWritePenalty estimates what the index adds to the workload's writes: one index entry
 // for every row inserted, and for every row an UPDATE changes in one of its columns
 // (such updates also stop being HOT), at a cost per entry that grows with the index's
 // size. Only writes the workload itself shows count: a bulk load in the table's
 // lifetime statistics says nothing about its steady state.
-func (a *Advisor) writePenalty(c *cand, all []*stmt) float64 {
+func (a *Advisor) indexWritePenalty(ix *Index, size int64, all []*stmt) float64 {
 	cols := map[string]bool{}
-	for _, k := range c.ix.Keys {
+	for _, k := range ix.Keys {
 		cols[k.Column] = true
 		if k.Expr != "" {
 			for _, w := range strings.FieldsFunc(k.Expr, func(r rune) bool { return r == '(' || r == ')' || r == ',' || r == ' ' }) {
@@ -321,13 +414,13 @@ func (a *Advisor) writePenalty(c *cand, all []*stmt) float64 {
 			}
 		}
 	}
-	for _, inc := range c.ix.Include {
+	for _, inc := range ix.Include {
 		cols[inc] = true
 	}
 	var entries float64
 	for _, s := range all {
 		st := s.parsed
-		if !st.Writes || st.Target == nil || st.Target.Qualified() != c.ix.Qualified() {
+		if !st.Writes || st.Target == nil || st.Target.Qualified() != ix.Qualified() {
 			continue
 		}
 		rows := s.rowsPerCall
@@ -346,7 +439,7 @@ func (a *Advisor) writePenalty(c *cand, all []*stmt) float64 {
 			}
 		}
 	}
-	pages := float64(c.size) / 8192
+	pages := float64(size) / 8192
 	perEntry := a.cfg.IndexOptimizer.WriteCostWeight * (2 + math.Log2(1+pages/1000))
 	scale := a.msPerCost
 	if a.mode == "equal" {

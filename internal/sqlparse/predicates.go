@@ -31,10 +31,23 @@ func (w *walker) predicates(n *pg_query.Node, sc *scope, inOr, negated bool) {
 			}
 		case pg_query.BoolExprType_OR_EXPR:
 			cols := map[string]bool{}
-			for _, a := range be.Args {
-				w.eachColumn(a, sc, func(t, c string) { cols[t+"."+c] = true })
-				w.predicates(a, sc, true, negated)
+			group := 0
+			if w.orDepth == 0 {
+				w.orSeq++
+				group = w.orSeq
 			}
+			w.orDepth++
+			for i, a := range be.Args {
+				w.eachColumn(a, sc, func(t, c string) { cols[t+"."+c] = true })
+				from := len(st.Predicates)
+				w.predicates(a, sc, true, negated)
+				if group > 0 {
+					for k := from; k < len(st.Predicates); k++ {
+						st.Predicates[k].OrGroup, st.Predicates[k].OrBranch, st.Predicates[k].OrWidth = group, i+1, len(be.Args)
+					}
+				}
+			}
+			w.orDepth--
 			if len(cols) > 1 {
 				st.OrAcross = true
 			}

@@ -72,6 +72,11 @@ type Predicate struct {
 	Cast string
 	// InOr is set for predicates inside an OR: they cannot be AND-ed into one index.
 	InOr bool
+	// OrGroup numbers the outermost OR the predicate is under (from 1), and OrBranch
+	// its argument (from 1): every branch needs an index of its own for a BitmapOr.
+	OrGroup, OrBranch int
+	// OrWidth is how many branches that OR has.
+	OrWidth int
 	// Negated for NOT (...) and NOT IN / NOT LIKE.
 	Negated bool
 	// Param is the $n compared with, when Value is ValParam.

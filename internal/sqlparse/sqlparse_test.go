@@ -109,8 +109,15 @@ func TestIndexHostilePredicates(t *testing.T) {
 	if !st.OrAcross {
 		t.Error("OR across mrn and last_name not seen")
 	}
-	if p := pred(st, "public.patients", "mrn"); p == nil || !p.InOr {
+	if p := pred(st, "public.patients", "mrn"); p == nil || !p.InOr || p.OrGroup != 1 || p.OrBranch != 1 {
 		t.Errorf("predicate in OR: %+v", p)
+	}
+	second := false
+	for _, p := range st.Predicates {
+		second = second || p.Column == "last_name" && p.Func == "" && p.InOr && p.OrGroup == 1 && p.OrBranch == 2
+	}
+	if !second {
+		t.Errorf("second branch of the OR not numbered: %+v", st.Predicates)
 	}
 	if !st.SelectStar || len(st.StarTables) != 1 || st.StarTables[0] != "public.patients" {
 		t.Errorf("star: %+v", st.StarTables)

@@ -40,8 +40,10 @@ func (s *scope) lookup(alias string) (TableRef, bool) {
 }
 
 type walker struct {
-	st  *Statement
-	cat Catalog
+	st      *Statement
+	cat     Catalog
+	orDepth int // ORs entered: only the outermost numbers groups
+	orSeq   int
 }
 
 func (w *walker) statement(n *pg_query.Node) {
