@@ -44,6 +44,8 @@ type Options struct {
 	Presets *bool
 	// Now is the time of the advice (tests).
 	Now func() time.Time
+	// Progress, when set, hears how a long run is going (every few seconds).
+	Progress func(msg string)
 }
 
 // Advisor advises on one database.
@@ -301,7 +303,9 @@ func (a *Advisor) statements(ctx context.Context, inputs []queryperf.Input, adv 
 		}
 	}
 	var out []*stmt
-	for _, s := range order {
+	tick := a.ticker()
+	for i, s := range order {
+		tick("planned %d of %d statements", i, len(order))
 		if s.parsed.Kind == sqlparse.Insert {
 			out = append(out, s) // no plan needed: INSERTs only count as writes
 			continue
@@ -521,4 +525,17 @@ func multiRelation(s *stmt) bool {
 		})
 	}
 	return len(rels) > 1
+}
+
+// ticker returns a function that passes a progress message on at most every few
+// seconds, and never when nobody listens.
+func (a *Advisor) ticker() func(format string, args ...any) {
+	last := a.opts.Now()
+	return func(format string, args ...any) {
+		if a.opts.Progress == nil || a.opts.Now().Sub(last) < 3*time.Second {
+			return
+		}
+		last = a.opts.Now()
+		a.opts.Progress(fmt.Sprintf(format, args...))
+	}
 }

@@ -64,34 +64,39 @@ func fixtureDB(t *testing.T) *pgtest.DB {
 	return db
 }
 
-type run struct {
-	advice *indexadvisor.Advice
+// newAdvisor opens a read-only session on uri (closed at the end of the test), takes
+// a snapshot and returns an advisor on it; cfg nil means the production defaults.
+func newAdvisor(tb testing.TB, uri string, cfg *config.Profile, opts indexadvisor.Options) *indexadvisor.Advisor {
+	tb.Helper()
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, uri, pgconn.Policy{StatementTimeout: time.Minute})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	snap, err := snapshot.Collect(ctx, conn, snapshot.Options{Local: true})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	p, err := explain.New(ctx, conn)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if cfg == nil {
+		cfg, _ = config.Defaults(config.Production)
+	}
+	a, err := indexadvisor.New(ctx, cfg, snap, p, opts)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return a
 }
 
 func advise(t *testing.T, db *pgtest.DB, cfg *config.Profile, stmts ...string) *indexadvisor.Advice {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgconn.Connect(ctx, db.URI, pgconn.Policy{StatementTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	snap, err := snapshot.Collect(ctx, conn, snapshot.Options{Local: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := explain.New(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if cfg == nil {
-		cfg, _ = config.Defaults(config.Production)
-	}
 	off := false
-	a, err := indexadvisor.New(ctx, cfg, snap, p, indexadvisor.Options{Presets: &off})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newAdvisor(t, db.URI, cfg, indexadvisor.Options{Presets: &off})
 	var inputs []queryperf.Input
 	for _, s := range stmts {
 		inputs = append(inputs, queryperf.Input{Text: s, Calls: 100, Source: "test"})
@@ -378,5 +383,31 @@ func TestBudgetsAndMinimumImprovement(t *testing.T) {
 	}
 	if total > 1<<20 {
 		t.Errorf("storage budget of 1MiB exceeded: %d bytes", total)
+	}
+}
+
+// A long run reports how far it is; the clock here moves two seconds per reading.
+func TestProgress(t *testing.T) {
+	db := fixtureDB(t)
+	clock := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	var msgs []string
+	off := false
+	a := newAdvisor(t, db.URI, nil, indexadvisor.Options{
+		Presets:  &off,
+		Now:      func() time.Time { clock = clock.Add(2 * time.Second); return clock },
+		Progress: func(m string) { msgs = append(msgs, m) },
+	})
+	_, err := a.Advise(context.Background(), []queryperf.Input{
+		{Text: "SELECT id FROM visits WHERE provider_id = $1 AND visit_date >= $2", Calls: 10},
+		{Text: "SELECT id FROM visits WHERE patient_id = $1", Calls: 10},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined := strings.Join(msgs, "\n")
+	for _, want := range []string{"statements", "candidate indexes"} {
+		if !strings.Contains(joined, want) {
+			t.Errorf("no progress on %s: %q", want, joined)
+		}
 	}
 }

@@ -144,24 +144,7 @@ func quote(name string) string { return `"` + strings.ReplaceAll(name, `"`, `""`
 // pgmedicSet runs the advisor on the workload pg_stat_statements recorded.
 func pgmedicSet(b *testing.B, uri string) []string {
 	ctx := context.Background()
-	conn, err := pgconn.Connect(ctx, uri, pgconn.Policy{StatementTimeout: time.Minute})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	snap, err := snapshot.Collect(ctx, conn, snapshot.Options{Local: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	p, err := explain.New(ctx, conn)
-	if err != nil {
-		b.Fatal(err)
-	}
-	cfg, _ := config.Defaults(config.Production)
-	a, err := indexadvisor.New(ctx, cfg, snap, p, indexadvisor.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
+	a := newAdvisor(b, uri, nil, indexadvisor.Options{})
 	adv, err := a.Advise(ctx, nil)
 	if err != nil {
 		b.Fatal(err)

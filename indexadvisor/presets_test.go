@@ -3,44 +3,22 @@ package indexadvisor_test
 import (
 	"context"
 	"testing"
-	"time"
 
 	"github.com/pgmedic/pgmedic/config"
-	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/indexadvisor"
 	"github.com/pgmedic/pgmedic/internal/pgtest"
 	"github.com/pgmedic/pgmedic/internal/synth"
-	"github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/queryperf"
-	"github.com/pgmedic/pgmedic/snapshot"
 )
 
 // adviseWith runs the advisor on explicit inputs with the given presets switch.
 func adviseWith(t *testing.T, db *pgtest.DB, presets bool, inputs []queryperf.Input, tune ...func(*config.Profile)) *indexadvisor.Advice {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgconn.Connect(ctx, db.URI, pgconn.Policy{StatementTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	snap, err := snapshot.Collect(ctx, conn, snapshot.Options{Local: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := explain.New(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
 	cfg, _ := config.Defaults(config.Production)
 	for _, f := range tune {
 		f(cfg)
 	}
-	a, err := indexadvisor.New(ctx, cfg, snap, p, indexadvisor.Options{Presets: &presets})
-	if err != nil {
-		t.Fatal(err)
-	}
-	adv, err := a.Advise(ctx, inputs)
+	adv, err := newAdvisor(t, db.URI, cfg, indexadvisor.Options{Presets: &presets}).Advise(context.Background(), inputs)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -158,7 +158,9 @@ func (a *Advisor) selectIndexes(ctx context.Context, stmts []*stmt) ([]*cand, er
 		return nil, nil
 	}
 	var chosen []*cand
-	for _, c := range cands {
+	tick := a.ticker()
+	for i, c := range cands {
+		tick("measured %d of %d candidate indexes", i, len(cands))
 		if err := a.evaluate(ctx, c, stmts); err != nil {
 			return nil, err
 		}
@@ -190,6 +192,7 @@ func (a *Advisor) selectIndexes(ctx context.Context, stmts []*stmt) ([]*cand, er
 	}
 	pool := cands
 	for len(chosen) < maxChosen && len(pool) > 0 {
+		tick("chose %d indexes; %d candidates left", len(chosen), len(pool))
 		minGain := minGain()
 		sort.SliceStable(pool, func(i, j int) bool {
 			if pool[i].gain != pool[j].gain {

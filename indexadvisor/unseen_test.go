@@ -7,11 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pgmedic/pgmedic/config"
-	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/indexadvisor"
 	"github.com/pgmedic/pgmedic/pgconn"
-	"github.com/pgmedic/pgmedic/snapshot"
 )
 
 // An EHR schema unlike the demo's (its own schema, mixed-case names, a partitioned
@@ -84,24 +81,7 @@ func TestUnseenSchemaEndToEnd(t *testing.T) {
 		}
 	}
 
-	conn, err := pgconn.Connect(ctx, db.URI, pgconn.Policy{StatementTimeout: time.Minute})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	snap, err := snapshot.Collect(ctx, conn, snapshot.Options{Local: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := explain.New(ctx, conn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, _ := config.Defaults(config.Production)
-	a, err := indexadvisor.New(ctx, cfg, snap, p, indexadvisor.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := newAdvisor(t, db.URI, nil, indexadvisor.Options{})
 	adv, err := a.Advise(ctx, nil)
 	if err != nil {
 		t.Fatal(err)

@@ -107,7 +107,7 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 		a.logf("pgmedic: warning: %s; advising from the healthcare presets alone (--file takes the application's SQL or a server log instead)", sess.snap.Workload.Reason)
 		inputs = []queryperf.Input{}
 	}
-	opts := indexadvisor.Options{Weight: f.weight}
+	opts := indexadvisor.Options{Weight: f.weight, Progress: func(msg string) { a.logf("%s", msg) }}
 	if f.noPresets {
 		off := false
 		opts.Presets = &off
