@@ -84,6 +84,9 @@ type IndexOptimizer struct {
 	MaxStorageBytes        ByteSize `yaml:"maxStorageBytes"` // 0 means unlimited
 	WriteCostWeight        float64  `yaml:"writeCostWeight"`
 	UnusedIndexMinBytes    ByteSize `yaml:"unusedIndexMinBytes"`
+	// UnusedIndexMinDays: statistics younger than this cannot call an index unused (a
+	// monthly report may not have run yet).
+	UnusedIndexMinDays int `yaml:"unusedIndexMinDays"`
 }
 
 // Partitioner tunes partitioning advice.
@@ -208,6 +211,7 @@ func builtin(name string) (*Profile, bool) {
 				MaxStorageBytes:         0,
 				WriteCostWeight:         1.0,
 				UnusedIndexMinBytes:     10 * MB,
+				UnusedIndexMinDays:      35,
 			},
 			Partitioner: Partitioner{
 				Strategy:           "range",
@@ -267,6 +271,7 @@ func builtin(name string) (*Profile, bool) {
 				MaxStorageBytes:         0,
 				WriteCostWeight:         1.0,
 				UnusedIndexMinBytes:     1 * MB,
+				UnusedIndexMinDays:      7,
 			},
 			Partitioner: Partitioner{
 				Strategy:           "range",

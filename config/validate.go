@@ -36,6 +36,7 @@ func (p *Profile) Validate() error {
 	c.sizeNotNegative("indexOptimizer.maxStorageBytes", io.MaxStorageBytes)
 	c.floatAtLeast("indexOptimizer.writeCostWeight", io.WriteCostWeight, 0)
 	c.sizeNotNegative("indexOptimizer.unusedIndexMinBytes", io.UnusedIndexMinBytes)
+	c.intRange("indexOptimizer.unusedIndexMinDays", io.UnusedIndexMinDays, 0, 3650)
 
 	pt := p.Partitioner
 	c.oneOf("partitioner.strategy", pt.Strategy, partitionStrategies())

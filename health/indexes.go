@@ -20,7 +20,7 @@ func indexChecks() []Check {
 			Needs:       []string{"indexes", "databases"},
 			Thresholds: []Threshold{
 				{Name: "min_bytes", Unit: "bytes", FromConfig: func(p *config.Profile) float64 { return float64(p.IndexOptimizer.UnusedIndexMinBytes) }},
-				{Name: "min_stats_days", Default: 7, Unit: "days", Help: "statistics younger than this make the finding informational"},
+				{Name: "min_stats_days", Unit: "days", Help: "statistics younger than this make the finding informational", FromConfig: func(p *config.Profile) float64 { return float64(p.IndexOptimizer.UnusedIndexMinDays) }},
 			},
 			References: []finding.Reference{docs("monitoring-stats.html#MONITORING-PG-STAT-ALL-INDEXES-VIEW", "pg_stat_all_indexes")},
 			Run:        checkUnusedIndexes,

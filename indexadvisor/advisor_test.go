@@ -320,6 +320,7 @@ func TestExistingIndexesAndDrops(t *testing.T) {
 	}
 	cfg, _ := config.Defaults(config.Production)
 	cfg.IndexOptimizer.UnusedIndexMinBytes = 0
+	cfg.IndexOptimizer.UnusedIndexMinDays = 0 // the fixture's statistics are minutes old
 	adv := advise(t, db, cfg,
 		"SELECT * FROM visits WHERE patient_id = $1", // served by visits_patient_date
 		"SELECT id FROM visits WHERE provider_id = $1 AND visit_date >= $2 AND visit_date < $3",
@@ -359,6 +360,15 @@ func TestExistingIndexesAndDrops(t *testing.T) {
 	if _, ok := drops["public.visits_email_a"]; ok {
 		t.Error("both duplicates were proposed for dropping")
 	}
+
+	// With the production default, minutes of statistics cannot call an index unused.
+	cfg, _ = config.Defaults(config.Production)
+	cfg.IndexOptimizer.UnusedIndexMinBytes = 0
+	for _, d := range advise(t, db, cfg, "SELECT * FROM visits WHERE patient_id = $1").Drops {
+		if d.Index == "public.visits_amount_unused" {
+			t.Errorf("dropped on young statistics: %s (%s)", d.Index, d.Reason)
+		}
+	}
 }
 
 func TestBudgetsAndMinimumImprovement(t *testing.T) {
@@ -373,6 +383,17 @@ func TestBudgetsAndMinimumImprovement(t *testing.T) {
 	adv := advise(t, db, cfg, stmts...)
 	if n := len(recsOn(adv, "public.visits")); n != 1 {
 		t.Errorf("maxIndexesPerTable 2 with a primary key allows one more index, got %d: %v", n, describe(adv))
+	}
+	cfg, _ = config.Defaults(config.Production)
+	cfg.IndexOptimizer.EnableCompositeIndexes = false
+	adv = advise(t, db, cfg, stmts...)
+	if len(adv.Recommendations) == 0 {
+		t.Errorf("single-column indexes still help: %v", describe(adv))
+	}
+	for _, r := range adv.Recommendations {
+		if len(r.Columns) != 1 {
+			t.Errorf("enableCompositeIndexes: false, yet %s", r.SQL)
+		}
 	}
 	cfg, _ = config.Defaults(config.Production)
 	cfg.IndexOptimizer.MaxStorageBytes = 1 << 20

@@ -405,12 +405,16 @@ func (a *Advisor) orderBySelectivity(t *snapshot.Table, cols []string) {
 func (a *Advisor) candidates(x *access) []*Index {
 	t := x.table
 	var keySets [][]Key
+	width := maxKeys
+	if !a.cfg.IndexOptimizer.EnableCompositeIndexes {
+		width = 1
+	}
 	add := func(keys []Key) {
 		if len(keys) == 0 {
 			return
 		}
-		if len(keys) > maxKeys {
-			keys = keys[:maxKeys]
+		if len(keys) > width {
+			keys = keys[:width]
 		}
 		keySets = append(keySets, keys)
 	}

@@ -64,8 +64,8 @@ func (a *Advisor) drops(ctx context.Context, stmts []*stmt, recs []Recommendatio
 		}
 	}
 	for _, u := range health.UnusedIndexes(a.snap, int64(a.cfg.IndexOptimizer.UnusedIndexMinBytes), a.opts.Now()) {
-		if usedBy[u.Index.Name] {
-			continue
+		if usedBy[u.Index.Name] || u.StatsDays < float64(a.cfg.IndexOptimizer.UnusedIndexMinDays) {
+			continue // young statistics: the job that needs it may not have run yet
 		}
 		ok, err := a.safeToDrop(ctx, stmts, u.Index)
 		if err != nil {
