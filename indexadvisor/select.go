@@ -586,8 +586,8 @@ func (a *Advisor) recommendations(stmts []*stmt, chosen []*cand, plans map[*stmt
 		}
 		for _, s := range stmts {
 			pl := plans[s]
-			if pl == nil || !pl.UsesIndex(c.hypo.name) {
-				continue
+			if pl == nil || !pl.UsesIndex(c.hypo.name) || s.preset != "" && s.weight == 0 {
+				continue // a preset's probe counts only when there is no workload
 			}
 			r.CostBefore += s.weight * s.base
 			r.CostAfter += s.weight * pl.TotalCost()
