@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -395,7 +396,8 @@ func (a *app) checksCommand() *cobra.Command {
 				for _, c := range list {
 					var ts []string
 					for _, t := range c.Thresholds {
-						ts = append(ts, fmt.Sprintf("%s=%g%s", t.Name, t.Default, unitSuffix(t.Unit)))
+						// Plain digits, never 5.24288e+07: the value is copied into overrides.
+						ts = append(ts, t.Name+"="+strconv.FormatFloat(t.Default, 'f', -1, 64)+unitSuffix(t.Unit))
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", c.ID, c.Area, c.Severity, c.Title, strings.Join(ts, " "))
 				}
