@@ -61,6 +61,7 @@ type Advisor struct {
 	tables      map[string]*snapshot.Table
 	stats       Stats
 	chosenNames []string // hypothetical names of the indexes chosen so far
+	denied      int      // statements the role may not plan (no SELECT on a table)
 	mode        string   // the weighting in use
 	msPerCost   float64  // converts plan cost × calls to the weighting's units
 }
@@ -234,6 +235,17 @@ func (a *Advisor) Advise(ctx context.Context, inputs []queryperf.Input) (*Advice
 	}
 	adv := &Advice{}
 	stmts := a.statements(ctx, inputs, adv)
+	if a.denied > 0 {
+		readsTables := false // one of the database's own tables, not a catalog
+		for _, s := range stmts {
+			for _, t := range s.parsed.Tables {
+				readsTables = readsTables || s.basePlan != nil && a.table(t.Qualified()) != nil
+			}
+		}
+		if !readsTables {
+			return nil, ErrCannotRead
+		}
+	}
 	if *a.opts.Presets {
 		stmts = append(stmts, a.presetStatements(ctx, stmts, adv)...)
 	}
@@ -315,6 +327,10 @@ func (a *Advisor) statements(ctx context.Context, inputs []queryperf.Input, adv 
 		}
 		pl, err := a.plan(ctx, s)
 		if err != nil {
+			var cp *explain.CannotPlanError
+			if errors.As(err, &cp) && cp.SQLState == "42501" {
+				a.denied++
+			}
 			a.stats.Skipped++
 			adv.Skipped = append(adv.Skipped, Skipped{Query: sqlparse.SafeText(s.text, 200), Reason: sqlparse.OneLine(err.Error())})
 			continue
@@ -481,13 +497,16 @@ func (a *Advisor) loadConstants(ctx context.Context) error {
 			t.value, t.n = v, n
 		}
 	}
+	if rows.Err() != nil {
+		return nil // not readable by this role: partial indexes come from literal SQL only
+	}
 	for k, t := range best {
 		// Only a constant the statement (almost) always runs with is part of its meaning.
 		if t.total > 0 && t.n/t.total >= 0.9 {
 			a.constants[k] = t.value
 		}
 	}
-	return rows.Err()
+	return nil
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }

@@ -36,6 +36,10 @@ const maxLive = 1500
 // ErrNoHypoPG: the extension is not installed in the database.
 var ErrNoHypoPG = errors.New("the hypopg extension is not installed in this database")
 
+// ErrCannotRead: the role may not read the workload's tables, so PostgreSQL will not
+// plan a single statement (EXPLAIN needs SELECT on what it plans).
+var ErrCannotRead = errors.New("the role cannot plan the workload's statements: permission denied on their tables")
+
 func newHypo(ctx context.Context, conn *pgx.Conn) (*hypo, error) {
 	h := &hypo{conn: conn, live: map[string]hypoIndex{}}
 	err := conn.QueryRow(ctx, policy.Marker+`SELECT e.extversion, n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace

@@ -121,6 +121,10 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 		return nil, err
 	}
 	res, err := adv.Advise(a.ctx, inputs)
+	if errors.Is(err, indexadvisor.ErrCannotRead) {
+		return nil, &jobError{msg: err.Error(), err: err,
+			hint: "EXPLAIN needs SELECT on the tables: connect as the application's role, or grant pg_read_all_data (or SELECT on the schema's tables) to this one"}
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -171,7 +175,12 @@ func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
 			fmt.Fprintf(w, " - %s;  -- %s\n", d.SQL, d.Reason)
 		}
 	}
-	for _, s := range adv.Skipped {
+	const maxSkipped = 10
+	for i, s := range adv.Skipped {
+		if i == maxSkipped {
+			fmt.Fprintf(w, "... and %d more statements skipped (--format json lists them all)\n", len(adv.Skipped)-maxSkipped)
+			break
+		}
 		fmt.Fprintf(w, "skipped: %s (%s)\n", s.Query, s.Reason)
 	}
 	if adv.Stats.DropsByPlans && len(adv.Drops) > 0 {

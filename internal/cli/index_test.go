@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"encoding/json"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -131,6 +132,19 @@ func TestIndexAdviseAndApply(t *testing.T) {
 	}
 	if strings.Contains(fromFile.stdout+fromFile.stderr, mrn) {
 		t.Errorf("a literal from the SQL file was printed")
+	}
+
+	// A monitoring role that may not read the tables gets one clear error, not a page
+	// of skipped statements and "nothing to do".
+	db.Exec(t, "DROP ROLE IF EXISTS advise_monitor; CREATE ROLE advise_monitor LOGIN; GRANT pg_monitor TO advise_monitor")
+	t.Cleanup(func() { db.Exec(t, "DROP OWNED BY advise_monitor; DROP ROLE IF EXISTS advise_monitor") })
+	u, _ := url.Parse(db.SocketURI)
+	u.User = url.User("advise_monitor")
+	denied := run(t, "index", "advise", "--dsn", u.String())
+	if denied.code != 1 {
+		t.Errorf("advise as a role without SELECT: exit %d, want 1\n%s", denied.code, denied.stdout)
+	} else if line := oneErrorLine(t, denied); !strings.Contains(line, "permission denied") || !strings.Contains(line, "pg_read_all_data") {
+		t.Errorf("error line %q should say what is denied and how to grant it", line)
 	}
 
 	// Advising again: what was built is not recommended again.
