@@ -47,7 +47,17 @@ type StepResult struct {
 type ApplyResult struct {
 	Steps  []StepResult `json:"steps"`
 	Failed int          `json:"failed"`
+	// Denied counts failures for want of privilege (CREATE INDEX needs the table's
+	// owner): running again will not help.
+	Denied int `json:"denied,omitempty"`
 }
+
+// ErrActionsDenied: the role may not create the pgmedic schema that records the steps.
+var ErrActionsDenied = errors.New("cannot create the pgmedic.actions table that records every step: permission denied")
+
+// deniedDetail: the failure was insufficient privilege (pgx ends a server error with
+// its SQLSTATE).
+func deniedDetail(detail string) bool { return strings.Contains(detail, "(SQLSTATE 42501)") }
 
 // ReadAdvice reads advice JSON (from 'pgmedic index advise --format json') and refuses
 // any statement that is not a concurrent index build or drop: the file may have been
@@ -138,6 +148,10 @@ COMMENT ON TABLE pgmedic.actions IS 'Changes pgmedic made to this database: who,
 // Apply runs the builds one at a time, then the drops.
 func (ap *Applier) Apply(ctx context.Context, adv *Advice) (*ApplyResult, error) {
 	if _, err := ap.conn.Exec(ctx, actionsDDL); err != nil {
+		var pgErr *pgconn.PgError
+		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+			return nil, ErrActionsDenied
+		}
 		return nil, fmt.Errorf("indexadvisor: creating pgmedic.actions: %w", err)
 	}
 	res := &ApplyResult{}
@@ -145,6 +159,9 @@ func (ap *Applier) Apply(ctx context.Context, adv *Advice) (*ApplyResult, error)
 		step := ap.build(ctx, r)
 		if step.Status == "failed" {
 			res.Failed++
+			if deniedDetail(step.Detail) {
+				res.Denied++
+			}
 		}
 		res.Steps = append(res.Steps, step)
 		if ctx.Err() != nil {
@@ -169,6 +186,9 @@ func (ap *Applier) Apply(ctx context.Context, adv *Advice) (*ApplyResult, error)
 			step := ap.drop(ctx, d)
 			if step.Status == "failed" {
 				res.Failed++
+				if deniedDetail(step.Detail) {
+					res.Denied++
+				}
 			}
 			res.Steps = append(res.Steps, step)
 			if ctx.Err() != nil {

@@ -260,6 +260,10 @@ func (a *app) applyIndexes(f applyFlags) error {
 	for _, s := range res.Steps {
 		fmt.Fprintf(a.stdout, "%-7s %s  %s\n", s.Status, s.Object, s.Detail)
 	}
+	if res.Denied > 0 {
+		return &jobError{msg: fmt.Sprintf("%d of %d steps failed, %d of them for want of privilege", res.Failed, len(res.Steps), res.Denied),
+			hint: "CREATE and DROP INDEX need the table's owner: run apply as the owning role (finished steps are skipped)"}
+	}
 	if res.Failed > 0 {
 		return &jobError{msg: fmt.Sprintf("%d of %d steps failed", res.Failed, len(res.Steps)),
 			hint: "run the same command again to resume: finished steps are skipped, invalid leftovers rebuilt"}
@@ -295,6 +299,10 @@ func (a *app) runApply(cfg *config.Profile, dsn string, adv *indexadvisor.Advice
 	})
 	start := time.Now()
 	res, err := ap.Apply(a.ctx, adv)
+	if errors.Is(err, indexadvisor.ErrActionsDenied) {
+		return res, &jobError{msg: err.Error(), err: err,
+			hint: "run apply as the tables' owner, or let this role create the schema once: GRANT CREATE ON DATABASE <db> TO <role>"}
+	}
 	if err != nil {
 		return res, err
 	}

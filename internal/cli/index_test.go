@@ -211,3 +211,30 @@ func TestDemoOptimize(t *testing.T) {
 		}
 	}
 }
+
+// Apply as a role that does not own the tables: one clear line with the grant or the
+// role to use, never "run again to resume".
+func TestIndexApplyWithoutPrivileges(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY, a int); INSERT INTO t SELECT g, g % 1000 FROM generate_series(1, 50000) g; ANALYZE t")
+	db.Exec(t, "DROP ROLE IF EXISTS apply_reader; CREATE ROLE apply_reader LOGIN; GRANT SELECT ON t TO apply_reader")
+	t.Cleanup(func() { db.Exec(t, "DROP OWNED BY apply_reader; DROP ROLE IF EXISTS apply_reader") })
+	advice := filepath.Join(t.TempDir(), "advice.json")
+	os.WriteFile(advice, []byte(`{"recommendations": [{"table": "public.t", "name": "t_a_idx", "columns": ["a"], "include": [], "where": "", "method": "btree",
+		"sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"t_a_idx\" ON \"public\".\"t\" (\"a\")", "statements": ["SELECT id FROM t WHERE a = $1"]}], "drops": []}`), 0o644)
+	u, _ := url.Parse(db.SocketURI)
+	u.User = url.User("apply_reader")
+
+	r := run(t, "index", "apply", "--dsn", u.String(), "--from", advice, "--apply")
+	if line := oneErrorLine(t, r); r.code != 1 || !strings.Contains(line, "pgmedic.actions") || !strings.Contains(line, "GRANT CREATE ON DATABASE") {
+		t.Errorf("no schema privilege: exit %d, %q", r.code, line)
+	}
+	db.Exec(t, "GRANT CREATE ON DATABASE "+db.Name+" TO apply_reader")
+	r = run(t, "index", "apply", "--dsn", u.String(), "--from", advice, "--apply")
+	if line := oneErrorLine(t, r); r.code != 1 || !strings.Contains(line, "want of privilege") || strings.Contains(line, "resume") {
+		t.Errorf("not the owner: exit %d, %q", r.code, line)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_class WHERE relname = 't_a_idx'"); n != 0 {
+		t.Errorf("an index was left behind by a refused build")
+	}
+}
