@@ -219,6 +219,8 @@ type stmt struct {
 	preset      string
 	totalMs     float64 // measured execution time, all calls
 	version     int     // bumped whenever cur changes
+	generic     bool    // the generic-plan half of a statement (see genericTwin)
+	sibling     *stmt   // for that half, the custom-plan half
 	multi       bool    // reads more than one relation (a join, a subquery)
 }
 
@@ -249,7 +251,12 @@ func (a *Advisor) Advise(ctx context.Context, inputs []queryperf.Input) (*Advice
 	if *a.opts.Presets {
 		stmts = append(stmts, a.presetStatements(ctx, stmts, adv)...)
 	}
-	a.stats.Statements = len(stmts)
+	a.stats.Statements = 0
+	for _, s := range stmts {
+		if !s.generic {
+			a.stats.Statements++
+		}
+	}
 	a.stats.Weighting = a.mode
 	for _, s := range stmts {
 		a.stats.BaselineCost += s.weight * s.base
@@ -341,9 +348,35 @@ func (a *Advisor) statements(ctx context.Context, inputs []queryperf.Input, adv 
 		s.cur = s.base
 		a.stats.Planned++
 		out = append(out, s)
+		if twin := a.genericTwin(ctx, s); twin != nil {
+			out = append(out, twin)
+		}
 	}
 	a.weigh(out)
 	return out
+}
+
+// genericTwin splits a statement planned with representative values into two halves:
+// itself, and a twin planned generically. Drivers that prepare statements (pgx, JDBC
+// after five runs) get the plan cache's generic plan whenever it looks no dearer than
+// the custom ones, and a generic plan can pick another path (a nested loop over a
+// join's inner index where the custom plan hashes): an index may pay in either. The
+// workload cannot tell which its statements get, so each half carries half the calls.
+func (a *Advisor) genericTwin(ctx context.Context, s *stmt) *stmt {
+	if s.vals == nil || s.parsed.ParamCount == 0 || s.parsed.Writes {
+		return nil
+	}
+	a.stats.Evaluations++
+	pl, err := a.planner.Plan(ctx, s.text, s.parsed.ParamCount, nil)
+	if err != nil {
+		return nil
+	}
+	s.calls, s.totalMs = s.calls/2, s.totalMs/2
+	// The plan cache runs the generic plan only while it looks no dearer than the
+	// custom one: the twin's cost is the cheaper of the two.
+	base := math.Min(pl.TotalCost(), s.base)
+	return &stmt{text: s.text, parsed: s.parsed, calls: s.calls, totalMs: s.totalMs, rowsPerCall: s.rowsPerCall,
+		queryIDs: s.queryIDs, basePlan: pl, base: base, cur: base, multi: s.multi, generic: true, sibling: s}
 }
 
 // weigh sets each statement's weight (see Options.Weight) and the factor that turns a

@@ -368,6 +368,11 @@ func (a *Advisor) evaluate(ctx context.Context, c *cand, all []*stmt) error {
 				return err
 			}
 		}
+		for _, s := range replan {
+			if s.generic {
+				couple(c, s)
+			}
+		}
 	}
 	if !c.evaluated {
 		c.penalty = a.writePenalty(c, all)
@@ -381,6 +386,23 @@ func (a *Advisor) evaluate(ctx context.Context, c *cand, all []*stmt) error {
 	}
 	c.gain = gain - c.penalty
 	return nil
+}
+
+// couple sets a generic twin's cost with the candidate to the cheaper of its generic
+// plan and its sibling's custom plan (the plan cache's choice), when either uses it.
+func couple(c *cand, t *stmt) {
+	best := math.Inf(1)
+	if g, ok := c.costs[t]; ok {
+		best = g
+	}
+	if cu, ok := c.costs[t.sibling]; ok && cu < best {
+		best = cu
+	}
+	if best < t.cur {
+		c.costs[t] = best
+	} else {
+		delete(c.costs, t)
+	}
 }
 
 func usesAll(pl *explain.Plan, his []hypoIndex) bool {
@@ -549,6 +571,9 @@ func (a *Advisor) finalize(ctx context.Context, stmts []*stmt, chosen []*cand) (
 			}
 			finalPlans[s] = pl
 			s.cur = math.Min(pl.TotalCost(), s.base)
+			if s.generic && finalPlans[s.sibling] != nil {
+				s.cur = math.Min(s.cur, finalPlans[s.sibling].TotalCost())
+			}
 			for _, c := range chosen {
 				if pl.UsesIndex(c.hypo.name) {
 					used[c.hypo.name] = true
@@ -589,9 +614,13 @@ func (a *Advisor) recommendations(stmts []*stmt, chosen []*cand, plans map[*stmt
 			if pl == nil || !pl.UsesIndex(c.hypo.name) || s.preset != "" && s.weight == 0 {
 				continue // a preset's probe counts only when there is no workload
 			}
+			after := pl.TotalCost()
+			if s.generic && plans[s.sibling] != nil {
+				after = math.Min(after, plans[s.sibling].TotalCost())
+			}
 			r.CostBefore += s.weight * s.base
-			r.CostAfter += s.weight * pl.TotalCost()
-			r.Statements = append(r.Statements, s.normalized())
+			r.CostAfter += s.weight * after
+			addUnique(&r.Statements, s.normalized()) // a statement and its generic twin
 		}
 		if r.CostBefore > 0 {
 			r.ImprovementPct = round1(100 * (r.CostBefore - r.CostAfter) / r.CostBefore)
