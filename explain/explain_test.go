@@ -109,6 +109,10 @@ func TestCannotPlan(t *testing.T) {
 		"SELECT * FROM patients WHERE $1 IS NULL": "42P18", // parameter type cannot be inferred
 		"SELECT * FROM no_such_table":             "42P01",
 		"SELECT * FROM patients WHERE x = 1":      "42703",
+		// Values from a file or a log never come back in the reason.
+		"SELECT * FROM patients WHERE id = 'MRN-93817'":            "22P02",
+		"SELECT * FROM patients WHERE date_of_birth = '1971-02-30'": "22008",
+		"SELECT * FROM patients WHERE mrn = 'MRN-93817' 'x'":        "42601",
 	} {
 		params := 0
 		if strings.Contains(sql, "$1") {
@@ -118,6 +122,11 @@ func TestCannotPlan(t *testing.T) {
 		var cp *explain.CannotPlanError
 		if !errors.As(err, &cp) || cp.SQLState != state {
 			t.Errorf("%s: want CannotPlanError %s, got %v", sql, state, err)
+		}
+		for _, value := range []string{"MRN-93817", "1971-02-30", "'x'"} {
+			if err != nil && strings.Contains(err.Error(), value) {
+				t.Errorf("%s: the reason quotes a value: %v", sql, err)
+			}
 		}
 		clean(t, conn)
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
@@ -52,10 +53,21 @@ type CannotPlanError struct {
 
 func (e *CannotPlanError) Error() string { return "cannot plan: " + e.Reason }
 
+// cannotPlan keeps what an error says about the statement's shape and drops what it
+// could quote of a value: data exceptions (class 22: "invalid input syntax for type
+// bigint: "MRN-1234"") lose their message, syntax errors their quoted token. The
+// statement can come from a file or a log, with patients' values in it.
 func cannotPlan(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		return &CannotPlanError{SQLState: pgErr.Code, Reason: pgErr.Message}
+		reason := pgErr.Message
+		switch {
+		case strings.HasPrefix(pgErr.Code, "22"):
+			reason = "a value in the statement does not fit its column's type (SQLSTATE " + pgErr.Code + ")"
+		case pgErr.Code == "42601":
+			reason = sqlparse.RedactNear(reason)
+		}
+		return &CannotPlanError{SQLState: pgErr.Code, Reason: reason}
 	}
 	return err
 }

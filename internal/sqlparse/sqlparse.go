@@ -11,6 +11,7 @@ package sqlparse
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"sync"
 
@@ -188,6 +189,13 @@ type ParseError struct{ Msg string }
 
 func (e *ParseError) Error() string { return "cannot parse the statement: " + e.Msg }
 
+// nearToken is the token a syntax error quotes, which can be a literal from the text.
+var nearToken = regexp.MustCompile(`(at or near) "(?:[^"]|"")*"`)
+
+// RedactNear drops the quoted token from a syntax error ("syntax error at or near
+// "'MRN-1234'"" becomes "syntax error at or near a token"): the token can be a value.
+func RedactNear(msg string) string { return nearToken.ReplaceAllString(msg, "$1 a token") }
+
 // ErrMultiple is returned for text holding more than one statement.
 var ErrMultiple = errors.New("more than one statement")
 
@@ -213,7 +221,7 @@ func (p *Parser) Parse(sql string) (*Statement, error) {
 func (p *Parser) parse(sql string) (*Statement, error) {
 	tree, err := pg_query.Parse(sql)
 	if err != nil {
-		return nil, &ParseError{Msg: err.Error()}
+		return nil, &ParseError{Msg: RedactNear(err.Error())}
 	}
 	if len(tree.Stmts) == 0 {
 		return nil, &ParseError{Msg: "no statement"}
@@ -223,7 +231,7 @@ func (p *Parser) parse(sql string) (*Statement, error) {
 	}
 	fp, err := pg_query.Fingerprint(sql)
 	if err != nil {
-		return nil, &ParseError{Msg: err.Error()}
+		return nil, &ParseError{Msg: RedactNear(err.Error())}
 	}
 	st := &Statement{Text: sql, Fingerprint: fp}
 	w := &walker{st: st, cat: p.cat}

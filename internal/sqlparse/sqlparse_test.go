@@ -243,3 +243,12 @@ func TestCacheReturnsSameStatement(t *testing.T) {
 		t.Error("the cache grew past its limit")
 	}
 }
+
+// A syntax error's quoted token can be a value from a file or a log: it is dropped.
+func TestParseErrorQuotesNoValue(t *testing.T) {
+	_, err := NewParser(nil, 0).Parse("SELECT * FROM patients WHERE mrn = 'MRN-93817' 'x'")
+	var pe *ParseError
+	if !errors.As(err, &pe) || strings.Contains(err.Error(), "'x'") || !strings.Contains(err.Error(), "syntax error at or near a token") {
+		t.Fatalf("parse error %v", err)
+	}
+}
