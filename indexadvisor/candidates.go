@@ -321,7 +321,9 @@ func (a *Advisor) partialPredicate(s *stmt, t *snapshot.Table, p sqlparse.Predic
 			return quoteCol(p.Column) + " IS NOT NULL", true
 		}
 	}
-	if p.Op != "=" || !a.lowCardinality(t, p.Column) {
+	if p.Op != "=" || !a.lowCardinality(t, p.Column) || a.phiColumn(t, p.Column) {
+		// A constant of a PHI column (a zip code, a date) would be printed in the
+		// index definition: it stays a key column instead.
 		return "", false
 	}
 	col := quoteCol(p.Column)
@@ -361,6 +363,21 @@ func (a *Advisor) lowCardinality(t *snapshot.Table, column string) bool {
 			nd = -nd * t.RowEstimate
 		}
 		return nd > 0 && nd <= 20
+	}
+	return false
+}
+
+// phiColumn: the classifier takes the column for one of the HIPAA identifiers.
+func (a *Advisor) phiColumn(t *snapshot.Table, column string) bool {
+	for _, c := range t.Columns {
+		if c.Name != column {
+			continue
+		}
+		for _, m := range a.cls.Column(t.QualifiedName(), c.Name, c.Type) {
+			if m.Confidence >= 0.5 {
+				return true
+			}
+		}
 	}
 	return false
 }
