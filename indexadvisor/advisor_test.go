@@ -457,3 +457,37 @@ func TestNoPartialIndexOnPHIValues(t *testing.T) {
 		t.Errorf("the status queue still gets its partial index: %v", describe(adv))
 	}
 }
+
+// The weighting decides which statement a scarce index slot goes to: the one called a
+// million times (calls), the one that takes the time (time, and auto with timings), or
+// the one whose plan the index cheapens most (equal).
+func TestWeighting(t *testing.T) {
+	db := fixtureDB(t)
+	cfg, _ := config.Defaults(config.Production)
+	cfg.IndexOptimizer.MaxIndexesPerTable = 2 // the primary key and one more
+	inputs := []queryperf.Input{
+		// A lookup that saves the most per execution, slow in total; a cheaper saving
+		// called a million times, quick in total.
+		{Text: "SELECT id FROM visits WHERE email = $1", Calls: 10, TotalMs: 500_000, Source: "test"},
+		{Text: "SELECT * FROM visits WHERE provider_id = $1 ORDER BY visit_date, amount", Calls: 1_000_000, TotalMs: 1_000, Source: "test"},
+	}
+	lead := func(weight string) string {
+		off := false
+		adv, err := newAdvisor(t, db.URI, cfg, indexadvisor.Options{Presets: &off, Weight: weight}).Advise(context.Background(), inputs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(adv.Recommendations) != 1 {
+			t.Fatalf("%s: want the one index the budget allows, got %v", weight, describe(adv))
+		}
+		if adv.Stats.Weighting != weight && weight != "auto" {
+			t.Errorf("stats say %q weighting, asked for %q", adv.Stats.Weighting, weight)
+		}
+		return adv.Recommendations[0].Columns[0]
+	}
+	for weight, want := range map[string]string{"calls": "provider_id", "time": "email", "equal": "email", "auto": "email"} {
+		if got := lead(weight); got != want {
+			t.Errorf("--weight %s: the index leads with %s, want %s", weight, got, want)
+		}
+	}
+}

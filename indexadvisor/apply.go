@@ -25,8 +25,10 @@ type ApplyOptions struct {
 	Retries     int           // attempts after a lock timeout (default 5)
 	Backoff     time.Duration // first wait between attempts, doubling (default 1s)
 	Progress    func(msg string)
-	Tool        string // recorded with each action
-	SkipDrops   bool
+	// ProgressEvery is how often a running build's phase is read (default 1s).
+	ProgressEvery time.Duration
+	Tool          string // recorded with each action
+	SkipDrops     bool
 }
 
 // StepResult is what happened to one recommendation or drop.
@@ -124,6 +126,9 @@ func NewApplier(conn, watch *pgx.Conn, planner *explain.Planner, opts ApplyOptio
 	}
 	if opts.Progress == nil {
 		opts.Progress = func(string) {}
+	}
+	if opts.ProgressEvery <= 0 {
+		opts.ProgressEvery = time.Second
 	}
 	return &Applier{conn: conn, watch: watch, planner: planner, opts: opts}
 }
@@ -443,7 +448,7 @@ func (ap *Applier) runWithProgress(ctx context.Context, sql, name string) error 
 	_ = ap.conn.QueryRow(ctx, policy.Marker+"SELECT pg_backend_pid()").Scan(&pid)
 	if ap.watch != nil && pid > 0 {
 		go func() {
-			tick := time.NewTicker(time.Second)
+			tick := time.NewTicker(ap.opts.ProgressEvery)
 			defer tick.Stop()
 			for {
 				select {

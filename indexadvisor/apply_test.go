@@ -224,3 +224,30 @@ func TestApplyConfirmsIndexesThatWorkTogether(t *testing.T) {
 		t.Errorf("the first index's action should record its late confirmation, %d rows do", n)
 	}
 }
+
+// A build's phase comes from pg_stat_progress_create_index while it runs (read every
+// few milliseconds here, so that a build of 100,000 rows is seen).
+func TestApplyReportsBuildPhases(t *testing.T) {
+	db := fixtureDB(t)
+	adv := &indexadvisor.Advice{Recommendations: []indexadvisor.Recommendation{{
+		Table: "public.visits", Name: "visits_note_amount_idx", Columns: []string{"note", "amount"}, Method: "btree",
+		SQL: `CREATE INDEX CONCURRENTLY IF NOT EXISTS "visits_note_amount_idx" ON "public"."visits" ("note", "amount")`,
+	}}}
+	var phases []string
+	res, err := applier(t, db, indexadvisor.ApplyOptions{ProgressEvery: 2 * time.Millisecond, Progress: func(m string) {
+		if strings.HasPrefix(m, "visits_note_amount_idx: ") {
+			phases = append(phases, m)
+		}
+	}}).Apply(context.Background(), adv)
+	if err != nil || res.Failed != 0 {
+		t.Fatalf("apply: %v %+v", err, res)
+	}
+	if len(phases) == 0 {
+		t.Fatal("no phase of the build was reported")
+	}
+	for _, p := range phases {
+		if !strings.Contains(p, "building index") && !strings.Contains(p, "waiting") && !strings.Contains(p, "index validation") && !strings.Contains(p, "initializing") {
+			t.Errorf("not a CREATE INDEX phase: %q", p)
+		}
+	}
+}
