@@ -110,7 +110,7 @@ func TestCannotPlan(t *testing.T) {
 		"SELECT * FROM no_such_table":             "42P01",
 		"SELECT * FROM patients WHERE x = 1":      "42703",
 		// Values from a file or a log never come back in the reason.
-		"SELECT * FROM patients WHERE id = 'MRN-93817'":            "22P02",
+		"SELECT * FROM patients WHERE id = 'MRN-93817'":             "22P02",
 		"SELECT * FROM patients WHERE date_of_birth = '1971-02-30'": "22008",
 		"SELECT * FROM patients WHERE mrn = 'MRN-93817' 'x'":        "42601",
 	} {
