@@ -140,10 +140,7 @@ func checkUnusedIndexes(c *Context) []finding.Finding {
 		f.Evidence = []finding.Evidence{ev("size_bytes", float64(ix.SizeBytes), "bytes"), ev("scans", 0, ""), ev("stats_age_days", round1(u.StatsDays), "d")}
 		f.Detail += fmt.Sprintf("Definition: %s. Index statistics count this server's scans only: a replica's reports may use it.", ix.Definition)
 		f.Recommendation = "Confirm on every replica that it has no scans, then drop it concurrently. Keep its definition to recreate it if a rare job needed it."
-		f.Fix = &finding.Plan{Summary: "Drop the unused index without blocking reads and writes", Steps: []finding.Step{{
-			Description: "drop " + ix.Name, SQL: "DROP INDEX CONCURRENTLY IF EXISTS " + quoteIdent(ix.Schema, ix.Name),
-			Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true,
-		}}}
+		f.Fix = dropIndexPlan(ix, "Drop the unused index without blocking reads and writes")
 		out = append(out, *f)
 	}
 	return out
@@ -162,11 +159,16 @@ func checkRedundantIndexes(c *Context) []finding.Finding {
 		f.Evidence = []finding.Evidence{ev("size_bytes", float64(ix.SizeBytes), "bytes"), ev("scans", float64(ix.Scans), "")}
 		f.Detail = fmt.Sprintf("%s (%s) is covered by %s (%s).", ix.Name, strings.Join(ix.Columns, ", "), r.By.Name, strings.Join(r.By.Columns, ", "))
 		f.Recommendation = "Drop it concurrently; queries that used it will use the wider index."
-		f.Fix = &finding.Plan{Summary: "Drop the redundant index", Steps: []finding.Step{{
-			Description: "drop " + ix.Name, SQL: "DROP INDEX CONCURRENTLY IF EXISTS " + quoteIdent(ix.Schema, ix.Name),
-			Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true,
-		}}}
+		f.Fix = dropIndexPlan(ix, "Drop the redundant index")
 		out = append(out, *f)
 	}
 	return out
+}
+
+// dropIndexPlan drops one index concurrently (reads and writes go on).
+func dropIndexPlan(ix *snapshot.Index, summary string) *finding.Plan {
+	return &finding.Plan{Summary: summary, Steps: []finding.Step{{
+		Description: "drop " + ix.Name, SQL: "DROP INDEX CONCURRENTLY IF EXISTS " + quoteIdent(ix.Schema, ix.Name),
+		Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true,
+	}}}
 }

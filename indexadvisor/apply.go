@@ -57,6 +57,17 @@ type ApplyResult struct {
 // ErrActionsDenied: the role may not create the pgmedic schema that records the steps.
 var ErrActionsDenied = errors.New("cannot create the pgmedic.actions table that records every step: permission denied")
 
+// add records a step and counts its failure.
+func (res *ApplyResult) add(step StepResult) {
+	if step.Status == "failed" {
+		res.Failed++
+		if deniedDetail(step.Detail) {
+			res.Denied++
+		}
+	}
+	res.Steps = append(res.Steps, step)
+}
+
 // deniedDetail: the failure was insufficient privilege (pgx ends a server error with
 // its SQLSTATE).
 func deniedDetail(detail string) bool { return strings.Contains(detail, "(SQLSTATE 42501)") }
@@ -161,14 +172,7 @@ func (ap *Applier) Apply(ctx context.Context, adv *Advice) (*ApplyResult, error)
 	}
 	res := &ApplyResult{}
 	for _, r := range adv.Recommendations {
-		step := ap.build(ctx, r)
-		if step.Status == "failed" {
-			res.Failed++
-			if deniedDetail(step.Detail) {
-				res.Denied++
-			}
-		}
-		res.Steps = append(res.Steps, step)
+		res.add(ap.build(ctx, r))
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
@@ -188,14 +192,7 @@ func (ap *Applier) Apply(ctx context.Context, adv *Advice) (*ApplyResult, error)
 	}
 	if !ap.opts.SkipDrops {
 		for _, d := range adv.Drops {
-			step := ap.drop(ctx, d)
-			if step.Status == "failed" {
-				res.Failed++
-				if deniedDetail(step.Detail) {
-					res.Denied++
-				}
-			}
-			res.Steps = append(res.Steps, step)
+			res.add(ap.drop(ctx, d))
 			if ctx.Err() != nil {
 				return res, ctx.Err()
 			}
