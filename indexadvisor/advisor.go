@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"sort"
 	"strings"
 	"time"
 
@@ -552,15 +551,6 @@ func (s *stmt) normalized() string {
 		}
 	}
 	return sqlparse.OneLine(s.text)
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // multiRelation: the statement names or scans more than one relation.

@@ -319,8 +319,6 @@ func (r *rowRand) chance(p float64) bool { return r.Float64() < p }
 
 func (r *rowRand) between(lo, hi int64) int64 { return lo + r.Int64N(hi-lo+1) }
 
-func (r *rowRand) choose(list []string) string { return list[r.IntN(len(list))] }
-
 // weighted picks index i with probability w[i]/sum(w) (small lists only).
 func (r *rowRand) weighted(w ...float64) int {
 	total := 0.0
