@@ -191,7 +191,14 @@ func (ap *Applier) Apply(ctx context.Context, adv *Advice) (*ApplyResult, error)
 		}
 	}
 	if !ap.opts.SkipDrops {
+		builtAll := res.Failed == 0
 		for _, d := range adv.Drops {
+			if !builtAll {
+				// A drop may be the old index a failed build was to replace: dropping it
+				// would leave its queries with neither.
+				res.add(StepResult{Object: d.Index, SQL: d.SQL, Status: "skipped", Detail: "not dropped: a build failed, and drops wait until every build has succeeded"})
+				continue
+			}
 			res.add(ap.drop(ctx, d))
 			if ctx.Err() != nil {
 				return res, ctx.Err()

@@ -154,15 +154,24 @@ func TestApplyRetriesLockTimeoutsAndCleansUpFailures(t *testing.T) {
 		t.Fatal("index not built after the lock was released")
 	}
 
-	// A build that fails leaves no invalid index behind, and the run reports it.
+	// A build that fails leaves no invalid index behind, and the run reports it. The
+	// advice's drops wait: one may be the index the failed build was to replace.
 	bad := indexadvisor.Recommendation{Table: "public.visits", Name: "visits_broken_idx",
 		SQL: `CREATE INDEX CONCURRENTLY IF NOT EXISTS "visits_broken_idx" ON "public"."visits" ((1 / (id - id)))`}
-	res, err = applier(t, db, indexadvisor.ApplyOptions{}).Apply(ctx, &indexadvisor.Advice{Recommendations: []indexadvisor.Recommendation{bad}})
+	replaced := indexadvisor.Drop{Index: "public.visits_patient_id_idx", Reason: "replaced by visits_broken_idx",
+		SQL: `DROP INDEX CONCURRENTLY IF EXISTS "public"."visits_patient_id_idx"`}
+	res, err = applier(t, db, indexadvisor.ApplyOptions{}).Apply(ctx, &indexadvisor.Advice{Recommendations: []indexadvisor.Recommendation{bad}, Drops: []indexadvisor.Drop{replaced}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Failed != 1 || res.Steps[0].Status != "failed" || !strings.Contains(res.Steps[0].Detail, "division by zero") {
 		t.Fatalf("failed build: %+v", res.Steps)
+	}
+	if res.Steps[1].Status != "skipped" {
+		t.Errorf("the drop ran although the build failed: %+v", res.Steps[1])
+	}
+	if ex, ok := indexValid(t, db, "visits_patient_id_idx"); !ex || !ok {
+		t.Error("the index the failed build was to replace is gone")
 	}
 	if ex, _ := indexValid(t, db, "visits_broken_idx"); ex {
 		t.Error("the failed build's invalid index was left behind")

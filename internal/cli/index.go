@@ -266,7 +266,7 @@ func (a *app) applyIndexes(f applyFlags) error {
 	}
 	if res.Failed > 0 {
 		return &jobError{msg: fmt.Sprintf("%d of %d steps failed", res.Failed, len(res.Steps)),
-			hint: "run the same command again to resume: finished steps are skipped, invalid leftovers rebuilt"}
+			hint: "run the same command again to resume (finished steps are skipped, invalid leftovers rebuilt); if the schema changed since the advice, advise again"}
 	}
 	return nil
 }
