@@ -52,6 +52,9 @@ not read are recorded as unknown, with the reason.`,
 		Example: `  pgmedic collect --dsn postgres://monitor@db.internal/claims?sslmode=verify-full > snap.json
   pgmedic check --snapshot snap.json --format html --output report.html`,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkOutput(f.output); err != nil {
+				return err
+			}
 			snap, err := a.collectSnapshot(a.dsn, f)
 			if err != nil {
 				return err
@@ -119,7 +122,7 @@ func (a *app) writeTo(path string, write func(io.Writer) error) error {
 	}
 	tmp, err := os.CreateTemp(dirOf(path), ".pgmedic-*.tmp")
 	if err != nil {
-		return &jobError{msg: fmt.Sprintf("cannot write %s: %v", path, err), err: err, hint: "check that the directory exists and is writable"}
+		return outputError(path, err)
 	}
 	defer os.Remove(tmp.Name())
 	if err := write(tmp); err != nil {
@@ -137,6 +140,23 @@ func (a *app) writeTo(path string, write func(io.Writer) error) error {
 		return &jobError{msg: fmt.Sprintf("cannot write %s: %v", path, err), err: err}
 	}
 	return nil
+}
+
+// checkOutput fails early, before minutes of work, when --output cannot be written.
+func checkOutput(path string) error {
+	if path == "" || path == "-" {
+		return nil
+	}
+	tmp, err := os.CreateTemp(dirOf(path), ".pgmedic-*.tmp")
+	if err != nil {
+		return outputError(path, err)
+	}
+	tmp.Close()
+	return os.Remove(tmp.Name())
+}
+
+func outputError(path string, err error) error {
+	return &jobError{msg: fmt.Sprintf("cannot write %s: %v", path, err), err: err, hint: "check that the directory exists and is writable"}
 }
 
 func dirOf(path string) string {
@@ -192,6 +212,9 @@ func (a *app) check(f checkFlags) error {
 	format, err := report.ParseFormat(f.format)
 	if err != nil {
 		return usageErrorf("--format: %v", err)
+	}
+	if err := checkOutput(f.output); err != nil {
+		return err
 	}
 	var failOn *finding.Severity
 	if f.failOn != "" {

@@ -79,6 +79,9 @@ func (a *app) advise(f adviseFlags) error {
 	default:
 		return usageErrorf("--weight must be auto, time, calls or equal, got %q", f.weight)
 	}
+	if err := checkOutput(f.output); err != nil {
+		return err
+	}
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return err

@@ -173,6 +173,7 @@ func TestIndexBadInput(t *testing.T) {
 		{"no hypopg", []string{"index", "advise", "--dsn", db.URI}, 1, "CREATE EXTENSION hypopg"},
 		{"bad format", []string{"index", "advise", "--dsn", db.URI, "--format", "yaml"}, 2, "--format"},
 		{"bad weight", []string{"index", "advise", "--dsn", db.URI, "--weight", "heavy"}, 2, "--weight"},
+		{"unwritable output, before any work", []string{"index", "advise", "--dsn", "postgres://u@127.0.0.1:1/x?sslmode=disable", "--output", "/nonexistent/dir/a.json"}, 1, "cannot write"},
 		{"missing advice file", []string{"index", "apply", "--dsn", db.URI, "--from", filepath.Join(dir, "nope.json")}, 2, "cannot read"},
 		{"advice not JSON", []string{"index", "apply", "--dsn", db.URI, "--from", notJSON}, 2, "index advise --format json"},
 		{"advice with a second statement", []string{"index", "apply", "--dsn", db.URI, "--from", injected, "--apply"}, 2, injected},

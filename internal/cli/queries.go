@@ -73,6 +73,9 @@ func (a *app) queries(f queriesFlags) error {
 	if f.top < 0 {
 		return usageErrorf("--top must be positive, got %d", f.top)
 	}
+	if err := checkOutput(f.output); err != nil {
+		return err
+	}
 	var failOn *finding.Severity
 	if f.failOn != "" {
 		s, err := finding.ParseSeverity(f.failOn)
