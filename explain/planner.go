@@ -60,16 +60,29 @@ func (e *CannotPlanError) Error() string { return "cannot plan: " + e.Reason }
 func cannotPlan(err error) error {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		reason := pgErr.Message
-		switch {
-		case strings.HasPrefix(pgErr.Code, "22"):
-			reason = "a value in the statement does not fit its column's type (SQLSTATE " + pgErr.Code + ")"
-		case pgErr.Code == "42601":
-			reason = sqlparse.RedactNear(reason)
-		}
-		return &CannotPlanError{SQLState: pgErr.Code, Reason: reason}
+		return &CannotPlanError{SQLState: pgErr.Code, Reason: safeMessage(pgErr)}
 	}
 	return err
+}
+
+func safeMessage(pgErr *pgconn.PgError) string {
+	switch {
+	case strings.HasPrefix(pgErr.Code, "22"):
+		return "a value does not fit its column's type or function"
+	case pgErr.Code == "42601":
+		return sqlparse.RedactNear(pgErr.Message)
+	}
+	return pgErr.Message
+}
+
+// SafeError is an error's text without what PostgreSQL may quote of a value (see
+// cannotPlan): for messages about statements that read or build on patients' rows.
+func SafeError(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return safeMessage(pgErr) + " (SQLSTATE " + pgErr.Code + ")"
+	}
+	return err.Error()
 }
 
 // results runs SQL over the simple protocol (one or more statements) and returns the

@@ -243,7 +243,7 @@ func (ap *Applier) build(ctx context.Context, r Recommendation) StepResult {
 	schema, _ := splitQualified(r.Table)
 	exists, valid, err := ap.indexState(ctx, schema, r.Name)
 	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(err.Error())
+		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
 		return step
 	}
 	if exists && valid {
@@ -264,8 +264,8 @@ func (ap *Applier) build(ctx context.Context, r Recommendation) StepResult {
 		// would skip it, so it goes first.
 		ap.opts.Progress(fmt.Sprintf("dropping the invalid leftover %s from an earlier attempt", r.Name))
 		if err := ap.dropIndex(ctx, schema, r.Name); err != nil {
-			ap.finish(id, "failed", sqlparse.OneLine(err.Error()))
-			step.Status, step.Detail = "failed", sqlparse.OneLine(err.Error())
+			ap.finish(id, "failed", sqlparse.OneLine(explain.SafeError(err)))
+			step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
 			return step
 		}
 	}
@@ -291,7 +291,7 @@ func (ap *Applier) build(ctx context.Context, r Recommendation) StepResult {
 		}
 	}
 	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(err.Error())
+		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
 		ap.finish(id, "failed", step.Detail)
 		return step
 	}
@@ -321,7 +321,7 @@ func (ap *Applier) buildPartitioned(ctx context.Context, r Recommendation, schem
 		JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.isleaf ORDER BY 1, 2`,
 		pgx.Identifier{schema, table}.Sanitize())
 	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(err.Error())
+		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
 		ap.finish(id, "failed", step.Detail)
 		return step
 	}
@@ -331,7 +331,7 @@ func (ap *Applier) buildPartitioned(ctx context.Context, r Recommendation, schem
 		return p, err
 	})
 	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(err.Error())
+		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
 		ap.finish(id, "failed", step.Detail)
 		return step
 	}
@@ -349,14 +349,14 @@ func (ap *Applier) buildPartitioned(ctx context.Context, r Recommendation, schem
 			if _, v, _ := ap.indexState(ctx, p[0], child); !v {
 				_ = ap.dropIndex(ctx, p[0], child)
 			}
-			step.Status, step.Detail = "failed", fmt.Sprintf("partition %s: %s", p[1], sqlparse.OneLine(err.Error()))
+			step.Status, step.Detail = "failed", fmt.Sprintf("partition %s: %s", p[1], sqlparse.OneLine(explain.SafeError(err)))
 			ap.finish(id, "failed", step.Detail)
 			return step
 		}
 	}
 	parent := "CREATE INDEX IF NOT EXISTS " + pgx.Identifier{r.Name}.Sanitize() + " ON ONLY " + pgx.Identifier{schema, table}.Sanitize() + " " + rest
 	if err := ap.retrying(ctx, parent); err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(err.Error())
+		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
 		ap.finish(id, "failed", step.Detail)
 		return step
 	}
@@ -364,7 +364,7 @@ func (ap *Applier) buildPartitioned(ctx context.Context, r Recommendation, schem
 		attach := "ALTER INDEX " + pgx.Identifier{schema, r.Name}.Sanitize() + " ATTACH PARTITION " + c
 		if err := ap.retrying(ctx, attach); err != nil && !strings.Contains(err.Error(), "already attached") &&
 			!strings.Contains(err.Error(), "is already") {
-			step.Status, step.Detail = "failed", sqlparse.OneLine(err.Error())
+			step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
 			ap.finish(id, "failed", step.Detail)
 			return step
 		}
@@ -420,7 +420,7 @@ func (ap *Applier) drop(ctx context.Context, d Drop) StepResult {
 		}
 	}
 	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(err.Error())
+		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
 		ap.finish(id, "failed", step.Detail)
 		return step
 	}

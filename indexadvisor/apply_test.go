@@ -3,6 +3,7 @@ package indexadvisor_test
 import (
 	"context"
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -164,7 +165,7 @@ func TestApplyRetriesLockTimeoutsAndCleansUpFailures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if res.Failed != 1 || res.Steps[0].Status != "failed" || !strings.Contains(res.Steps[0].Detail, "division by zero") {
+	if res.Failed != 1 || res.Steps[0].Status != "failed" || !strings.Contains(res.Steps[0].Detail, "SQLSTATE 22012") {
 		t.Fatalf("failed build: %+v", res.Steps)
 	}
 	if res.Steps[1].Status != "skipped" {
@@ -258,5 +259,23 @@ func TestApplyReportsBuildPhases(t *testing.T) {
 		if !strings.Contains(p, "building index") && !strings.Contains(p, "waiting") && !strings.Contains(p, "index validation") && !strings.Contains(p, "initializing") {
 			t.Errorf("not a CREATE INDEX phase: %q", p)
 		}
+	}
+}
+
+// A build that fails on a row's value (an edited advice casting a text column) does
+// not repeat the value in its report or in pgmedic.actions.
+func TestApplyFailureQuotesNoRowValue(t *testing.T) {
+	db := fixtureDB(t) // visits.note holds md5 hashes: 32 hex digits
+	cast := indexadvisor.Recommendation{Table: "public.visits", Name: "visits_note_int_idx",
+		SQL: `CREATE INDEX CONCURRENTLY IF NOT EXISTS "visits_note_int_idx" ON "public"."visits" ((note::int))`}
+	res, err := applier(t, db, indexadvisor.ApplyOptions{}).Apply(context.Background(), &indexadvisor.Advice{Recommendations: []indexadvisor.Recommendation{cast}})
+	if err != nil || res.Failed != 1 {
+		t.Fatalf("want one failed build: %v %+v", err, res)
+	}
+	if regexp.MustCompile(`[0-9a-f]{32}`).MatchString(res.Steps[0].Detail) || !strings.Contains(res.Steps[0].Detail, "SQLSTATE 22P02") {
+		t.Errorf("failure detail %q", res.Steps[0].Detail)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pgmedic.actions WHERE detail ~ '[0-9a-f]{32}'"); n != 0 {
+		t.Errorf("pgmedic.actions holds the row's value")
 	}
 }
