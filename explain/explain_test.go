@@ -55,30 +55,38 @@ func clean(t *testing.T, conn *pgx.Conn) {
 		t.Errorf("session left in transaction state %c", s)
 	}
 	var n int
-	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgmedic_plan_%'").Scan(&n); err != nil || n != 0 {
+	if err := conn.QueryRow(context.Background(), "SELECT count(*) FROM pg_prepared_statements WHERE name LIKE 'pgmedic%'").Scan(&n); err != nil || n != 0 {
 		t.Errorf("%d prepared statements left behind (%v)", n, err)
 	}
 }
 
-func parse(t *testing.T, sql string) *sqlparse.Statement {
+// publicCatalog resolves every unqualified name to public.
+type publicCatalog struct{}
+
+func (publicCatalog) FindTable(schema, name string) (string, bool) {
+	if schema == "" {
+		schema = "public"
+	}
+	return schema, true
+}
+func (publicCatalog) HasColumn(schema, table, column string) bool { return true }
+
+// take runs a statement through the whole intake.
+func take(t *testing.T, p *explain.Planner, sql string) (*explain.Statement, []*string) {
 	t.Helper()
-	st, err := sqlparse.NewParser(nil, 0).Parse(sql)
+	s, vals, err := p.Take(context.Background(), sql, sqlparse.NewParser(publicCatalog{}, 0))
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%s: %v", sql, err)
 	}
-	for i := range st.Predicates {
-		if st.Predicates[i].Table != "" && !strings.Contains(st.Predicates[i].Table, ".") {
-			st.Predicates[i].Table = "public." + st.Predicates[i].Table
-		}
-	}
-	return st
+	return s, vals
 }
 
 func TestGenericPlanOfNormalisedStatement(t *testing.T) {
 	db := seeded(t)
 	p, conn := planner(t, db.URI, false)
 	ctx := context.Background()
-	pl, err := p.Plan(ctx, "SELECT id, mrn FROM patients WHERE mrn = $1;", 1, nil)
+	s, _ := take(t, p, "SELECT id, mrn FROM patients WHERE mrn = $1;")
+	pl, err := p.Plan(ctx, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +103,7 @@ func TestGenericPlanOfNormalisedStatement(t *testing.T) {
 		t.Fatalf("scan: %+v", scan)
 	}
 	// Writes can be explained (not executed) in a read-only session.
-	if _, err := p.Plan(ctx, "UPDATE claims SET status = $1 WHERE id = $2", 2, nil); err != nil {
+	if _, err := p.PlanSQL(ctx, "UPDATE claims SET status = $1 WHERE id = $2"); err != nil {
 		t.Fatalf("explaining an UPDATE: %v", err)
 	}
 	clean(t, conn)
@@ -106,19 +114,13 @@ func TestCannotPlan(t *testing.T) {
 	p, conn := planner(t, db.URI, false)
 	ctx := context.Background()
 	for sql, state := range map[string]string{
-		"SELECT * FROM patients WHERE $1 IS NULL": "42P18", // parameter type cannot be inferred
-		"SELECT * FROM no_such_table":             "42P01",
-		"SELECT * FROM patients WHERE x = 1":      "42703",
+		"SELECT * FROM no_such_table":        "42P01",
+		"SELECT * FROM patients WHERE x = 1": "42703",
 		// Values from a file or a log never come back in the reason.
 		"SELECT * FROM patients WHERE id = 'MRN-93817'":             "22P02",
 		"SELECT * FROM patients WHERE date_of_birth = '1971-02-30'": "22008",
-		"SELECT * FROM patients WHERE mrn = 'MRN-93817' 'x'":        "42601",
 	} {
-		params := 0
-		if strings.Contains(sql, "$1") {
-			params = 1
-		}
-		_, err := p.Plan(ctx, sql, params, nil)
+		_, err := p.PlanSQL(ctx, sql)
 		var cp *explain.CannotPlanError
 		if !errors.As(err, &cp) || cp.SQLState != state {
 			t.Errorf("%s: want CannotPlanError %s, got %v", sql, state, err)
@@ -130,8 +132,13 @@ func TestCannotPlan(t *testing.T) {
 		}
 		clean(t, conn)
 	}
+	// A syntax error is the intake's: no round trip, and no token quoted.
+	_, err := p.PlanSQL(ctx, "SELECT * FROM patients WHERE mrn = 'MRN-93817' 'x'")
+	if np, ok := sqlparse.IsNotPlannable(err); !ok || np.Code != sqlparse.ReasonSyntax || strings.Contains(err.Error(), "MRN") {
+		t.Errorf("syntax error: %v", err)
+	}
 	// The session is still usable afterwards.
-	if _, err := p.Plan(ctx, "SELECT 1", 0, nil); err != nil {
+	if _, err := p.PlanSQL(ctx, "SELECT 1"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -140,17 +147,16 @@ func TestRepresentativeValuesCostRangesRealistically(t *testing.T) {
 	db := seeded(t)
 	p, conn := planner(t, db.URI, false)
 	ctx := context.Background()
-	sql := "SELECT id FROM claims WHERE date_of_service >= $1"
-	st := parse(t, sql)
-	generic, err := p.Plan(ctx, sql, 1, nil)
+	s, _ := take(t, p, "SELECT id FROM claims WHERE date_of_service >= $1")
+	generic, err := p.Plan(ctx, s, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, ok := p.Representative(ctx, st)
+	vals, ok := p.Representative(ctx, s)
 	if !ok || len(vals) != 1 {
 		t.Fatalf("no representative value: %v", vals)
 	}
-	custom, err := p.Plan(ctx, sql, 1, vals)
+	custom, err := p.Plan(ctx, s, vals)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -163,17 +169,23 @@ func TestRepresentativeValuesCostRangesRealistically(t *testing.T) {
 		t.Errorf("custom rows %.0f vs generic rows %.0f", custom.Root.PlanRows, generic.Root.PlanRows)
 	}
 	// Two-sided ranges and LIMIT get values too.
-	st2 := parse(t, "SELECT id FROM claims WHERE provider_id = $1 AND date_of_service BETWEEN $2 AND $3 ORDER BY date_of_service LIMIT $4")
-	vals2, ok := p.Representative(ctx, st2)
+	s2, _ := take(t, p, "SELECT id FROM claims WHERE provider_id = $1 AND date_of_service BETWEEN $2 AND $3 ORDER BY date_of_service LIMIT $4")
+	vals2, ok := p.Representative(ctx, s2)
 	if !ok || len(vals2) != 4 || *vals2[3] != "20" || *vals2[1] >= *vals2[2] {
 		t.Fatalf("values for a BETWEEN: ok=%v %v", ok, deref(vals2))
 	}
-	if _, err := p.Plan(ctx, st2.Text, 4, vals2); err != nil {
+	if _, err := p.Plan(ctx, s2, vals2); err != nil {
 		t.Fatal(err)
 	}
-	// A parameter compared with nothing the statistics know about: no values.
-	if _, ok := p.Representative(ctx, parse(t, "SELECT id FROM claims WHERE id = $1 + $2")); ok {
-		t.Error("values invented for unknown parameters")
+	// A parameter compared with nothing the statistics know about gets a value of its
+	// type, and the custom plan works.
+	s3, _ := take(t, p, "SELECT id FROM claims WHERE id = $1 + $2 AND date_trunc($3, date_of_service) = $4")
+	vals3, ok := p.Representative(ctx, s3)
+	if !ok || *vals3[2] != "day" {
+		t.Fatalf("typed values: ok=%v %v", ok, deref(vals3))
+	}
+	if _, err := p.Plan(ctx, s3, vals3); err != nil {
+		t.Fatal(err)
 	}
 	clean(t, conn)
 }
@@ -194,7 +206,8 @@ func TestAnalyzeRollsBack(t *testing.T) {
 	db := seeded(t)
 	ctx := context.Background()
 	ro, roConn := planner(t, db.URI, false)
-	pl, err := ro.Analyze(ctx, "SELECT count(*) FROM claims WHERE status = $1", 1, []*string{ptr("pended")}, explain.AnalyzeOptions{})
+	s, _ := take(t, ro, "SELECT count(*) FROM claims WHERE status = $1")
+	pl, err := ro.Analyze(ctx, s, []*string{ptr("pended")}, explain.AnalyzeOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -202,7 +215,8 @@ func TestAnalyzeRollsBack(t *testing.T) {
 		t.Fatalf("analyzed plan: %+v", pl)
 	}
 	// A write without AllowWrites is refused by the READ ONLY transaction.
-	_, err = ro.Analyze(ctx, "DELETE FROM audit_logs", 0, nil, explain.AnalyzeOptions{})
+	del, _ := take(t, ro, "DELETE FROM audit_logs")
+	_, err = ro.Analyze(ctx, del, nil, explain.AnalyzeOptions{})
 	var cp *explain.CannotPlanError
 	if !errors.As(err, &cp) || cp.SQLState != "25006" {
 		t.Fatalf("a write in a read-only analyze: %v", err)
@@ -211,7 +225,8 @@ func TestAnalyzeRollsBack(t *testing.T) {
 
 	before := db.QueryInt64(t, "SELECT count(*) FROM audit_logs")
 	rw, rwConn := planner(t, db.URI, true)
-	pl, err = rw.Analyze(ctx, "DELETE FROM audit_logs", 0, nil, explain.AnalyzeOptions{AllowWrites: true})
+	del, _ = take(t, rw, "DELETE FROM audit_logs")
+	pl, err = rw.Analyze(ctx, del, nil, explain.AnalyzeOptions{AllowWrites: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -227,7 +242,7 @@ func TestAnalyzeRollsBack(t *testing.T) {
 func TestPlanText(t *testing.T) {
 	db := seeded(t)
 	p, _ := planner(t, db.URI, false)
-	pl, err := p.Plan(context.Background(), "SELECT * FROM patients WHERE mrn = 'MRN00000001'", 0, nil)
+	pl, err := p.PlanSQL(context.Background(), "SELECT * FROM patients WHERE mrn = 'MRN00000001'")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -21,8 +21,8 @@ import (
 	"github.com/pgmedic/pgmedic/healthcare"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	policy "github.com/pgmedic/pgmedic/pgconn"
-	"github.com/pgmedic/pgmedic/queryperf"
 	"github.com/pgmedic/pgmedic/snapshot"
+	"github.com/pgmedic/pgmedic/workload"
 )
 
 // Options tune an advice run.
@@ -111,8 +111,11 @@ type Drop struct {
 type Advice struct {
 	Recommendations []Recommendation `json:"recommendations"`
 	Drops           []Drop           `json:"drops"`
-	Skipped         []Skipped        `json:"skipped,omitempty"`
+	Skipped         []Skipped        `json:"skipped"`
 	Stats           Stats            `json:"stats"`
+	// Coverage says how much of the workload could be planned, so how much the advice
+	// speaks for.
+	Coverage workload.Coverage `json:"coverage"`
 }
 
 // Skipped is a statement the advisor could not use.
@@ -205,7 +208,7 @@ func (c catalog) HasColumn(schema, table, column string) bool {
 
 // stmt is one workload statement under evaluation.
 type stmt struct {
-	text        string
+	ws          *workload.Statement // the statement as the workload has it, prepared
 	parsed      *sqlparse.Statement
 	weight      float64
 	calls       float64
@@ -221,20 +224,100 @@ type stmt struct {
 	generic     bool    // the generic-plan half of a statement (see genericTwin)
 	sibling     *stmt   // for that half, the custom-plan half
 	multi       bool    // reads more than one relation (a join, a subquery)
+	// consts holds, by parameter, the constant (as SQL) the workload runs the statement
+	// with (see workloadConstants): only those may become partial-index predicates.
+	// fromPlan marks a statement read back from a plan's conditions, where every value
+	// the planner was given looks like a constant.
+	consts   map[int]string
+	fromPlan bool
+}
+
+// queueShare: a value held by at most this share of a low-cardinality column's rows
+// names a work queue (pended, on_hold) whose rows a statement keeps coming back for.
+const queueShare = 0.10
+
+// workloadConstants finds, per parameter compared with "=" on a low-cardinality column
+// that holds no identifier, the constant the workload runs the statement with: what
+// pg_qualstats saw in (nearly) every execution, the same literal in every sample of a
+// file or log, or, for a statement seen once, a literal the statistics mark as a queue
+// (a rare value). A literal seen once in any other column is one call's value, not part
+// of the statement.
+func (a *Advisor) workloadConstants(ctx context.Context, s *stmt) map[int]string {
+	out := map[int]string{}
+	for _, p := range s.parsed.Predicates {
+		if p.Op != "=" || p.Value != sqlparse.ValParam || p.Param < 1 || p.Func != "" || p.InOr {
+			continue
+		}
+		t := a.table(p.Table)
+		if t == nil || !a.lowCardinality(t, p.Column) || a.phiColumn(t, p.Column) {
+			continue
+		}
+		for _, qid := range s.queryIDs {
+			if v, ok := a.constants[constKey{qid, t.QualifiedName(), p.Column}]; ok {
+				out[p.Param] = v
+			}
+		}
+		if _, ok := out[p.Param]; ok || s.ws == nil {
+			continue
+		}
+		if lit, ok := s.ws.Constant(p.Param); ok {
+			if v, ok := literalSQL(lit); ok {
+				out[p.Param] = v
+			}
+			continue
+		}
+		if s.ws.Samples() != 1 || p.Param > len(s.ws.Intake.Literals) || s.ws.Intake.Literals[p.Param-1] == nil {
+			continue
+		}
+		lit := s.ws.Intake.Literals[p.Param-1]
+		if f, ok := a.planner.Frequency(ctx, t.QualifiedName(), p.Column, lit.Value()); ok && f <= queueShare {
+			if v, ok := literalSQL(lit); ok {
+				out[p.Param] = v
+			}
+		}
+	}
+	return out
+}
+
+// literalSQL writes a constant as SQL for an index predicate.
+func literalSQL(l *sqlparse.Literal) (string, bool) {
+	switch l.Kind {
+	case "string":
+		return quoteLiteral(l.Value()), true
+	case "integer", "boolean":
+		return l.Value(), true
+	}
+	return "", false
+}
+
+// boundOnly: value is one the planner was given for this statement and not a constant
+// of the workload, so a plan condition showing it says nothing about the workload.
+func (s *stmt) boundOnly(value string) bool {
+	for _, v := range s.consts {
+		if v == value || v == quoteLiteral(value) {
+			return false
+		}
+	}
+	for _, v := range s.vals {
+		if v != nil && *v == value {
+			return true
+		}
+	}
+	return false
 }
 
 // Advise analyses the workload (statements from the snapshot's pg_stat_statements or
 // given inputs) and returns the advice.
-func (a *Advisor) Advise(ctx context.Context, inputs []queryperf.Input) (*Advice, error) {
+func (a *Advisor) Advise(ctx context.Context, inputs []workload.Input) (*Advice, error) {
 	start := a.opts.Now()
 	defer a.hypo.reset(context.Background())
 	if inputs == nil {
-		inputs = queryperf.FromWorkload(a.snap)
+		inputs = workload.FromSnapshot(a.snap)
 	}
 	if err := a.loadConstants(ctx); err != nil {
 		return nil, err
 	}
-	adv := &Advice{}
+	adv := &Advice{Recommendations: []Recommendation{}, Drops: []Drop{}, Skipped: []Skipped{}}
 	stmts := a.statements(ctx, inputs, adv)
 	if a.denied > 0 {
 		readsTables := false // one of the database's own tables, not a catalog
@@ -287,58 +370,31 @@ func (a *Advisor) Advise(ctx context.Context, inputs []queryperf.Input) (*Advice
 	return adv, nil
 }
 
-// statements parses, weighs and plans the inputs (grouped by fingerprint).
-func (a *Advisor) statements(ctx context.Context, inputs []queryperf.Input, adv *Advice) []*stmt {
-	byFP := map[string]*stmt{}
-	var order []*stmt
-	for _, in := range inputs {
-		st, err := a.parser.Parse(in.Text)
-		if err != nil {
-			a.stats.Skipped++
-			adv.Skipped = append(adv.Skipped, Skipped{Query: sqlparse.SafeText(in.Text, 200), Reason: sqlparse.OneLine(err.Error())})
-			continue
-		}
-		if st.Kind == sqlparse.Utility {
-			continue
-		}
-		calls := float64(in.Calls)
-		if calls <= 0 {
-			calls = 1
-		}
-		s := byFP[st.Fingerprint]
-		if s == nil {
-			s = &stmt{text: in.Text, parsed: st}
-			byFP[st.Fingerprint] = s
-			order = append(order, s)
-		}
-		s.calls += calls
-		s.totalMs += in.TotalMs
-		if in.Rows > 0 {
-			s.rowsPerCall = float64(in.Rows) / math.Max(float64(in.Calls), 1)
-		}
-		if in.QueryID != 0 {
-			s.queryIDs = append(s.queryIDs, in.QueryID)
-		}
-	}
+// statements groups, weighs and plans the inputs (through the shared workload intake).
+func (a *Advisor) statements(ctx context.Context, inputs []workload.Input, adv *Advice) []*stmt {
+	grouped, _ := workload.Group(inputs, a.parser)
 	var out []*stmt
 	tick := a.ticker()
-	for i, s := range order {
-		tick("planned %d of %d statements", i, len(order))
-		if s.parsed.Kind == sqlparse.Insert {
-			out = append(out, s) // no plan needed: INSERTs only count as writes
+	for i, ws := range grouped {
+		tick("planned %d of %d statements", i, len(grouped))
+		if ws.Parsed != nil && ws.Parsed.Kind == sqlparse.Insert {
+			// No plan needed: INSERTs only count as writes.
+			out = append(out, a.newStmt(ws))
 			continue
 		}
-		if vals, ok := a.planner.Representative(ctx, s.parsed); ok {
+		if err := ws.Prepare(ctx, a.planner); err != nil {
+			a.skip(adv, ws, err)
+			continue
+		}
+		s := a.newStmt(ws)
+		if vals, ok := ws.Values(ctx, a.planner); ok {
 			s.vals = a.withConstants(s, vals)
 		}
+		s.consts = a.workloadConstants(ctx, s)
 		pl, err := a.plan(ctx, s)
 		if err != nil {
-			var cp *explain.CannotPlanError
-			if errors.As(err, &cp) && cp.SQLState == "42501" {
-				a.denied++
-			}
-			a.stats.Skipped++
-			adv.Skipped = append(adv.Skipped, Skipped{Query: sqlparse.SafeText(s.text, 200), Reason: sqlparse.OneLine(err.Error())})
+			ws.PlanError = err
+			a.skip(adv, ws, err)
 			continue
 		}
 		s.basePlan = pl
@@ -351,8 +407,28 @@ func (a *Advisor) statements(ctx context.Context, inputs []queryperf.Input, adv 
 			out = append(out, twin)
 		}
 	}
+	adv.Coverage = workload.MeasureCoverage(grouped, 10)
 	a.weigh(out)
 	return out
+}
+
+func (a *Advisor) newStmt(ws *workload.Statement) *stmt {
+	calls := float64(max(ws.Stats.Calls, 1))
+	s := &stmt{ws: ws, parsed: ws.Parsed, calls: calls, totalMs: ws.Stats.TotalMs, queryIDs: ws.QueryIDs}
+	if ws.Stats.Rows > 0 {
+		s.rowsPerCall = float64(ws.Stats.Rows) / calls
+	}
+	return s
+}
+
+// skip records a statement the advice could not use.
+func (a *Advisor) skip(adv *Advice, ws *workload.Statement, err error) {
+	var cp *explain.CannotPlanError
+	if errors.As(err, &cp) && cp.SQLState == "42501" {
+		a.denied++
+	}
+	a.stats.Skipped++
+	adv.Skipped = append(adv.Skipped, Skipped{Query: sqlparse.Shorten(ws.Display, 200), Reason: sqlparse.OneLine(err.Error())})
 }
 
 // genericTwin splits a statement planned with representative values into two halves:
@@ -362,11 +438,11 @@ func (a *Advisor) statements(ctx context.Context, inputs []queryperf.Input, adv 
 // join's inner index where the custom plan hashes): an index may pay in either. The
 // workload cannot tell which its statements get, so each half carries half the calls.
 func (a *Advisor) genericTwin(ctx context.Context, s *stmt) *stmt {
-	if s.vals == nil || s.parsed.ParamCount == 0 || s.parsed.Writes {
+	if s.vals == nil || s.parsed.ParamCount == 0 || s.parsed.Writes || spellsValues(s.ws) {
 		return nil
 	}
 	a.stats.Evaluations++
-	pl, err := a.planner.Plan(ctx, s.text, s.parsed.ParamCount, nil)
+	pl, err := a.planner.Plan(ctx, s.ws.Prepared, nil)
 	if err != nil {
 		return nil
 	}
@@ -374,8 +450,23 @@ func (a *Advisor) genericTwin(ctx context.Context, s *stmt) *stmt {
 	// The plan cache runs the generic plan only while it looks no dearer than the
 	// custom one: the twin's cost is the cheaper of the two.
 	base := math.Min(pl.TotalCost(), s.base)
-	return &stmt{text: s.text, parsed: s.parsed, calls: s.calls, totalMs: s.totalMs, rowsPerCall: s.rowsPerCall,
+	return &stmt{ws: s.ws, parsed: s.parsed, consts: s.consts, calls: s.calls, totalMs: s.totalMs, rowsPerCall: s.rowsPerCall,
 		queryIDs: s.queryIDs, basePlan: pl, base: base, cur: base, multi: s.multi, generic: true, sibling: s}
+}
+
+// spellsValues: the application wrote the statement's values into its text (a file or
+// a log shows them), so PostgreSQL always plans it for them: no plan cache, no generic
+// plan.
+func spellsValues(ws *workload.Statement) bool {
+	if ws == nil || ws.Intake == nil {
+		return false
+	}
+	for _, l := range ws.Intake.Literals {
+		if l != nil {
+			return true
+		}
+	}
+	return false
 }
 
 // weigh sets each statement's weight (see Options.Weight) and the factor that turns a
@@ -428,12 +519,12 @@ func (a *Advisor) weigh(stmts []*stmt) {
 func (a *Advisor) plan(ctx context.Context, s *stmt) (*explain.Plan, error) {
 	a.stats.Evaluations++
 	if s.vals != nil {
-		if pl, err := a.planner.Plan(ctx, s.text, s.parsed.ParamCount, s.vals); err == nil {
+		if pl, err := a.planner.Plan(ctx, s.ws.Prepared, s.vals); err == nil {
 			return pl, nil
 		}
 		s.vals = nil
 	}
-	return a.planner.Plan(ctx, s.text, s.parsed.ParamCount, nil)
+	return a.planner.Plan(ctx, s.ws.Prepared, nil)
 }
 
 // withConstants replaces representative values with the constants pg_qualstats saw the
@@ -544,14 +635,7 @@ func (a *Advisor) loadConstants(ctx context.Context) error {
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
 // normalized returns the statement's text without values.
-func (s *stmt) normalized() string {
-	if s.parsed.Literals > 0 {
-		if n, err := sqlparse.Normalize(s.text); err == nil {
-			return sqlparse.OneLine(n)
-		}
-	}
-	return sqlparse.OneLine(s.text)
-}
+func (s *stmt) normalized() string { return sqlparse.OneLine(s.ws.Display) }
 
 // multiRelation: the statement names or scans more than one relation.
 func multiRelation(s *stmt) bool {

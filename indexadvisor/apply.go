@@ -499,28 +499,27 @@ func (ap *Applier) confirm(ctx context.Context, r Recommendation, also ...string
 	if ap.planner == nil {
 		return len(r.Statements), 0
 	}
-	parser := sqlparse.NewParser(nil, 0)
 	for _, q := range r.Statements {
-		st, err := parser.Parse(q)
+		s, _, err := ap.planner.Take(ctx, q, nil)
 		if err != nil {
 			continue
 		}
 		targets++
-		plan, err := ap.planner.Plan(ctx, q, st.ParamCount, nil)
+		plan, err := ap.planner.Plan(ctx, s, nil)
 		if err != nil {
 			continue
 		}
-		if vals, ok := ap.planner.Representative(ctx, st); ok {
+		if vals, ok := ap.planner.Representative(ctx, s); ok {
 			// A partial index serves the statement for its predicate's constant.
 			for col, v := range partialConstants(r.Table, r.Where) {
-				for _, p := range st.Predicates {
+				for _, p := range s.Parsed.Predicates {
 					if p.Column == col && p.Op == "=" && p.Param >= 1 && p.Param <= len(vals) {
 						vv := v
 						vals[p.Param-1] = &vv
 					}
 				}
 			}
-			if custom, err := ap.planner.Plan(ctx, q, st.ParamCount, vals); err == nil && uses(custom) {
+			if custom, err := ap.planner.Plan(ctx, s, vals); err == nil && uses(custom) {
 				plan = custom
 			}
 		}

@@ -17,8 +17,8 @@ import (
 	"github.com/pgmedic/pgmedic/indexadvisor"
 	"github.com/pgmedic/pgmedic/internal/synth"
 	"github.com/pgmedic/pgmedic/pgconn"
-	"github.com/pgmedic/pgmedic/queryperf"
 	"github.com/pgmedic/pgmedic/snapshot"
+	"github.com/pgmedic/pgmedic/workload"
 )
 
 // expertSet is the index set a database engineer would write by hand for the demo
@@ -200,11 +200,11 @@ func BenchmarkAdvise1000(b *testing.B) {
 		b.Fatal(err)
 	}
 	texts := synth.DistinctStatements(1000)
-	var inputs []queryperf.Input
+	var inputs []workload.Input
 	for i, sql := range texts {
 		// Uneven weights, as a real workload has: a few statements carry most calls.
 		calls := int64(1 + 1000/(1+i%50))
-		inputs = append(inputs, queryperf.Input{Text: sql, Calls: calls, TotalMs: float64(calls) * 2, MeanMs: 2, HasStats: true, Source: "bench"})
+		inputs = append(inputs, workload.Input{Text: sql, Calls: calls, TotalMs: float64(calls) * 2, MeanMs: 2, HasStats: true, Source: "bench"})
 	}
 	conn, err := pgconn.Connect(ctx, db.URI, pgconn.Policy{StatementTimeout: time.Minute})
 	if err != nil {
@@ -223,11 +223,7 @@ func BenchmarkAdvise1000(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		t0 := time.Now()
 		for _, sql := range texts {
-			params := 1
-			if strings.Contains(sql, "$2") {
-				params = 2
-			}
-			if _, err := p.Plan(ctx, sql, params, nil); err != nil {
+			if _, err := p.PlanSQL(ctx, sql); err != nil {
 				b.Fatalf("baseline EXPLAIN of %q: %v", sql, err)
 			}
 		}

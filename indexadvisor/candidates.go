@@ -194,7 +194,7 @@ func (a *Advisor) planAccesses(s *stmt) []*access {
 		if err != nil {
 			return
 		}
-		out = append(out, a.accesses(&stmt{text: sql, parsed: st, queryIDs: s.queryIDs})...)
+		out = append(out, a.accesses(&stmt{ws: s.ws, parsed: st, queryIDs: s.queryIDs, vals: s.vals, consts: s.consts, fromPlan: true})...)
 	})
 	return out
 }
@@ -329,6 +329,10 @@ func (a *Advisor) partialPredicate(s *stmt, t *snapshot.Table, p sqlparse.Predic
 	col := quoteCol(p.Column)
 	switch p.Value {
 	case sqlparse.ValConst:
+		// A constant of a view's definition, or one the planner folded in.
+		if s.fromPlan && s.boundOnly(p.ConstValue()) {
+			return "", false
+		}
 		switch p.ConstKind {
 		case "string":
 			return col + " = " + quoteLiteral(p.ConstValue()), true
@@ -336,10 +340,8 @@ func (a *Advisor) partialPredicate(s *stmt, t *snapshot.Table, p sqlparse.Predic
 			return col + " = " + p.ConstValue(), true
 		}
 	case sqlparse.ValParam:
-		for _, qid := range s.queryIDs {
-			if v, ok := a.constants[constKey{qid, t.QualifiedName(), p.Column}]; ok {
-				return col + " = " + v, true
-			}
+		if v, ok := s.consts[p.Param]; ok {
+			return col + " = " + v, true
 		}
 	}
 	return "", false

@@ -12,6 +12,7 @@ import (
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/snapshot"
+	"github.com/pgmedic/pgmedic/workload"
 )
 
 // preset is a healthcare access path: a probe statement built from the live schema's
@@ -37,12 +38,13 @@ func (a *Advisor) presetStatements(ctx context.Context, workload []*stmt, adv *A
 	}
 	var out []*stmt
 	for _, p := range a.presets(ctx) {
-		st, err := a.parser.Parse(p.sql)
+		ws, err := a.single(ctx, p.sql, "preset")
 		if err != nil {
+			adv.Skipped = append(adv.Skipped, Skipped{Query: sqlparse.SafeText(p.sql, 200), Reason: "preset " + p.name + ": " + sqlparse.OneLine(err.Error())})
 			continue
 		}
-		s := &stmt{text: p.sql, parsed: st, weight: weight, calls: weight, preset: p.name}
-		if vals, ok := a.planner.Representative(ctx, st); ok {
+		s := &stmt{ws: ws, parsed: ws.Parsed, weight: weight, calls: weight, preset: p.name}
+		if vals, ok := ws.Values(ctx, a.planner); ok {
 			s.vals = vals
 		}
 		pl, err := a.plan(ctx, s)
@@ -55,6 +57,15 @@ func (a *Advisor) presetStatements(ctx context.Context, workload []*stmt, adv *A
 		out = append(out, s)
 	}
 	return out
+}
+
+// single prepares one statement of pgmedic's own making through the workload intake.
+func (a *Advisor) single(ctx context.Context, sql, source string) (*workload.Statement, error) {
+	stmts, _ := workload.Group([]workload.Input{{Text: sql, Source: source}}, a.parser)
+	if len(stmts) != 1 {
+		return nil, fmt.Errorf("indexadvisor: %d statements in one probe", len(stmts))
+	}
+	return stmts[0], stmts[0].Prepare(ctx, a.planner)
 }
 
 // presets matches the templates to the snapshot's tables by their columns' roles.

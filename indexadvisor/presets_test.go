@@ -8,11 +8,11 @@ import (
 	"github.com/pgmedic/pgmedic/indexadvisor"
 	"github.com/pgmedic/pgmedic/internal/pgtest"
 	"github.com/pgmedic/pgmedic/internal/synth"
-	"github.com/pgmedic/pgmedic/queryperf"
+	"github.com/pgmedic/pgmedic/workload"
 )
 
 // adviseWith runs the advisor on explicit inputs with the given presets switch.
-func adviseWith(t *testing.T, db *pgtest.DB, presets bool, inputs []queryperf.Input, tune ...func(*config.Profile)) *indexadvisor.Advice {
+func adviseWith(t *testing.T, db *pgtest.DB, presets bool, inputs []workload.Input, tune ...func(*config.Profile)) *indexadvisor.Advice {
 	t.Helper()
 	cfg, _ := config.Defaults(config.Production)
 	for _, f := range tune {
@@ -34,7 +34,7 @@ func TestHealthcarePresets(t *testing.T) {
 	if _, err := synth.Load(context.Background(), db.Pool(t), synth.LoadOptions{Options: synth.Options{Scale: 0.02, Seed: 5}}); err != nil {
 		t.Fatal(err)
 	}
-	empty := []queryperf.Input{}
+	empty := []workload.Input{}
 	adv := adviseWith(t, db, true, empty)
 	sources := map[string]bool{}
 	for _, r := range adv.Recommendations {
@@ -57,7 +57,7 @@ func TestHealthcarePresets(t *testing.T) {
 	}
 
 	// With a workload, the presets weigh nothing: only what the workload needs.
-	withWork := adviseWith(t, db, true, []queryperf.Input{{Text: "SELECT id, status FROM claims WHERE claim_number = $1", Calls: 1000, Source: "test"}})
+	withWork := adviseWith(t, db, true, []workload.Input{{Text: "SELECT id, status FROM claims WHERE claim_number = $1", Calls: 1000, Source: "test"}})
 	for _, r := range withWork.Recommendations {
 		if r.Table != "public.claims" || r.Columns[0] != "claim_number" {
 			t.Errorf("%s recommended on a preset's word alone", r.SQL)
@@ -72,8 +72,8 @@ func TestHealthcarePresets(t *testing.T) {
 // written, the index pays.
 func TestWritePenalty(t *testing.T) {
 	db := fixtureDB(t)
-	inputs := func(reads int64) []queryperf.Input {
-		return []queryperf.Input{
+	inputs := func(reads int64) []workload.Input {
+		return []workload.Input{
 			{Text: "UPDATE visits SET note = $1 WHERE id = $2", Calls: 2_000_000, Rows: 2_000_000, Source: "test"},
 			{Text: "SELECT id FROM visits WHERE note = $1", Calls: reads, Source: "test"},
 		}

@@ -23,6 +23,7 @@ import (
 	"github.com/pgmedic/pgmedic/healthcare"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	"github.com/pgmedic/pgmedic/snapshot"
+	"github.com/pgmedic/pgmedic/workload"
 )
 
 // Analyzer analyses statements. Create it with New.
@@ -84,6 +85,10 @@ func New(cfg *config.Profile, opts ...Option) (*Analyzer, error) {
 	a.overrides = ov
 	a.tables = buildTables(a.snap, a.cls)
 	a.parser = sqlparse.NewParser(catalog{a.tables}, 0)
+	if a.planner != nil {
+		// Identifiers never give planning values from their statistics.
+		a.planner.SetSensitive(a.isIdentifier)
+	}
 	return a, nil
 }
 
@@ -95,97 +100,58 @@ func healthKnown() []health.Known {
 	return out
 }
 
-// Input is one statement to analyse, with what is known of its execution.
-type Input struct {
-	Text string
-	// Raw is set for statements as the application sent them (a SQL file, a log), where
-	// literal values may appear; pg_stat_statements texts are normalised.
-	Raw          bool
-	QueryID      int64
-	Calls        int64
-	TotalMs      float64
-	MeanMs       float64
-	MaxMs        float64
-	Rows         int64
-	SharedHit    int64
-	SharedRead   int64
-	TempWritten  int64
-	TotalPlanMs  float64
-	JITTimeMs    float64
-	JITFunctions int64
-	HasStats     bool
-	Source       string // "pg_stat_statements", "file", "log", "query"
-}
-
-// FromWorkload turns a snapshot's pg_stat_statements entries for its database into
-// inputs.
-func FromWorkload(s *snapshot.Snapshot) []Input {
-	var out []Input
-	for _, st := range s.Workload.Statements {
-		if st.Database != s.Server.Database || !st.TopLevel || isUtility(st.Query) {
-			continue
-		}
-		out = append(out, Input{Text: st.Query, QueryID: st.QueryID, Calls: st.Calls, TotalMs: st.TotalExecMs,
-			MeanMs: st.MeanExecMs, MaxMs: st.MaxExecMs, Rows: st.Rows, SharedHit: st.SharedBlksHit,
-			SharedRead: st.SharedBlksRead, TempWritten: st.TempBlksWritten, TotalPlanMs: st.TotalPlanMs,
-			JITTimeMs: st.JITTimeMs, JITFunctions: st.JITFunctions, HasStats: true, Source: "pg_stat_statements"})
-	}
-	return out
-}
-
 // StatementResult is the analysis of one statement (one fingerprint).
 type StatementResult struct {
-	Fingerprint string            `json:"fingerprint"`
-	QueryIDs    []int64           `json:"query_ids,omitempty"`
-	Query       string            `json:"query"` // normalised text, never values
-	Kind        string            `json:"kind"`
-	Source      string            `json:"source"`
-	Calls       int64             `json:"calls"`
-	TotalMs     float64           `json:"total_ms"`
-	MeanMs      float64           `json:"mean_ms"`
-	MaxMs       float64           `json:"max_ms"`
-	RowsPerCall float64           `json:"rows_per_call"`
-	SharedRead  int64             `json:"shared_blks_read"`
-	TempWritten int64             `json:"temp_blks_written"`
-	SharePct    float64           `json:"share_of_total_pct"`
-	Ranks       map[string]int    `json:"ranks,omitempty"`
-	Tables      []string          `json:"tables,omitempty"`
-	PHITables   []string          `json:"phi_tables,omitempty"`
-	Patient     bool              `json:"patient_facing"`
-	PlanCost    float64           `json:"plan_cost,omitempty"`
-	PlanKind    string            `json:"plan_kind,omitempty"` // generic, custom, analyzed
-	PlanError   string            `json:"plan_error,omitempty"`
-	Plan        *explain.Plan     `json:"-"`
-	Findings    []finding.Finding `json:"findings"`
-	Score       int               `json:"score"`
-	Grade       string            `json:"grade"`
+	Fingerprint string         `json:"fingerprint"`
+	QueryIDs    []int64        `json:"query_ids,omitempty"`
+	Query       string         `json:"query"` // normalised text, never values
+	Kind        string         `json:"kind"`
+	Source      string         `json:"source"`
+	Calls       int64          `json:"calls"`
+	TotalMs     float64        `json:"total_ms"`
+	MeanMs      float64        `json:"mean_ms"`
+	MaxMs       float64        `json:"max_ms"`
+	RowsPerCall float64        `json:"rows_per_call"`
+	SharedRead  int64          `json:"shared_blks_read"`
+	TempWritten int64          `json:"temp_blks_written"`
+	SharePct    float64        `json:"share_of_total_pct"`
+	Ranks       map[string]int `json:"ranks,omitempty"`
+	Tables      []string       `json:"tables,omitempty"`
+	PHITables   []string       `json:"phi_tables,omitempty"`
+	Patient     bool           `json:"patient_facing"`
+	PlanCost    float64        `json:"plan_cost,omitempty"`
+	PlanKind    string         `json:"plan_kind,omitempty"` // plain, generic, custom, analyzed
+	// NotPlanned says why the statement has no plan; it then has no grade either.
+	NotPlanned string            `json:"not_planned,omitempty"`
+	Plan       *explain.Plan     `json:"-"`
+	Findings   []finding.Finding `json:"findings"`
+	// Score and Grade are set only for planned statements.
+	Score *int   `json:"score,omitempty"`
+	Grade string `json:"grade,omitempty"`
 
-	st  *sqlparse.Statement
-	in  Input
-	raw []string // raw texts of the statement (never printed), for literal rules
-}
-
-// Skipped is a statement that could not be analysed.
-type Skipped struct {
-	Query  string `json:"query"`
-	Reason string `json:"reason"`
+	st    *sqlparse.Statement
+	rawSt *sqlparse.Statement // the first raw text as written, for rules about literals
+	in    workload.Input
+	raw   []string // raw texts of the statement (never printed), for literal rules
+	ws    *workload.Statement
 }
 
 // Result is an analysis run.
 type Result struct {
 	Statements []*StatementResult `json:"statements"`
 	Findings   []finding.Finding  `json:"findings"`
-	Skipped    []Skipped          `json:"skipped,omitempty"`
 	Stats      RunStats           `json:"stats"`
+	// Coverage says how much of the workload was planned, and what was left out.
+	Coverage workload.Coverage `json:"coverage"`
 }
 
 // RunStats says how the run went and where its time went.
 type RunStats struct {
 	Inputs        int     `json:"inputs"`
+	Excluded      int     `json:"excluded"`   // utility statements, not workload
 	Statements    int     `json:"statements"` // distinct fingerprints
 	Planned       int     `json:"planned"`
-	CannotPlan    int     `json:"cannot_plan"`
-	ParseErrors   int     `json:"parse_errors"`
+	NotPlanned    int     `json:"not_planned"`
 	TotalMs       float64 `json:"analysis_ms"`
 	ExplainMs     float64 `json:"explain_ms"`
 	WorkloadTotal float64 `json:"workload_total_ms"`
@@ -202,66 +168,40 @@ func (a *Analyzer) Analyze(ctx context.Context, s *snapshot.Snapshot) (*Result, 
 		a.tables = buildTables(s, a.cls)
 		a.parser = sqlparse.NewParser(catalog{a.tables}, 0)
 	}
-	return a.AnalyzeInputs(ctx, FromWorkload(s))
+	return a.AnalyzeInputs(ctx, workload.FromSnapshot(s))
 }
 
 // AnalyzeInputs analyses the given statements.
-func (a *Analyzer) AnalyzeInputs(ctx context.Context, inputs []Input) (*Result, error) {
+func (a *Analyzer) AnalyzeInputs(ctx context.Context, inputs []workload.Input) (*Result, error) {
 	start := time.Now()
 	res := &Result{Stats: RunStats{Inputs: len(inputs)}}
-	groups := map[string]*StatementResult{}
-	var order []*StatementResult
-	for _, in := range inputs {
-		st, err := a.parser.Parse(in.Text)
-		if err != nil {
-			res.Stats.ParseErrors++
-			res.Skipped = append(res.Skipped, Skipped{Query: sqlparse.SafeText(in.Text, 200), Reason: sqlparse.OneLine(err.Error())})
-			continue
-		}
-		sr := groups[st.Fingerprint]
-		if sr == nil {
-			query := in.Text
-			if in.Raw {
-				if n, err := sqlparse.Normalize(in.Text); err == nil {
-					query = n
-				}
-			}
-			sr = &StatementResult{Fingerprint: st.Fingerprint, Query: strings.TrimSpace(query), Kind: string(st.Kind), Source: in.Source, st: st, in: in}
-			groups[st.Fingerprint] = sr
-			order = append(order, sr)
-		} else {
-			merge(&sr.in, in)
-		}
-		if in.QueryID != 0 {
-			sr.QueryIDs = append(sr.QueryIDs, in.QueryID)
-		}
-		if in.Raw {
-			sr.raw = append(sr.raw, in.Text)
-		}
-	}
+	stmts, excluded := workload.Group(inputs, a.parser)
+	res.Stats.Excluded = excluded.Inputs
 	var total float64
-	for _, sr := range order {
-		total += sr.in.TotalMs
+	for _, ws := range stmts {
+		total += ws.Stats.TotalMs
 	}
 	res.Stats.WorkloadTotal = total
-	for _, sr := range order {
+	order := make([]*StatementResult, 0, len(stmts))
+	for _, ws := range stmts {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
+		sr := a.result(ws)
 		a.fill(sr, total)
-		if sr.st.Kind != sqlparse.Utility && a.planner != nil {
+		if a.planner != nil && ws.NotPlannable == nil {
 			t0 := time.Now()
 			a.plan(ctx, sr, false)
 			res.Stats.ExplainMs += float64(time.Since(t0).Microseconds()) / 1000
-			if sr.Plan != nil {
-				res.Stats.Planned++
-			} else if sr.PlanError != "" {
-				res.Stats.CannotPlan++
-			}
 		}
-		sr.Findings = a.runRules(sr)
-		grade(a, sr)
+		a.finish(sr)
+		if sr.Plan != nil {
+			res.Stats.Planned++
+		} else if sr.NotPlanned != "" {
+			res.Stats.NotPlanned++
+		}
 		res.Findings = append(res.Findings, sr.Findings...)
+		order = append(order, sr)
 	}
 	rank(order)
 	sort.SliceStable(order, func(i, j int) bool {
@@ -272,43 +212,65 @@ func (a *Analyzer) AnalyzeInputs(ctx context.Context, inputs []Input) (*Result, 
 	})
 	res.Statements = order
 	res.Stats.Statements = len(order)
+	if a.planner != nil {
+		res.Coverage = workload.MeasureCoverage(stmts, 10)
+	}
 	finding.Sort(res.Findings)
 	res.Stats.TotalMs = float64(time.Since(start).Microseconds()) / 1000
 	return res, nil
 }
 
+// result starts the analysis of one workload statement.
+func (a *Analyzer) result(ws *workload.Statement) *StatementResult {
+	sr := &StatementResult{Fingerprint: ws.Fingerprint, QueryIDs: ws.QueryIDs, Query: ws.Display, Source: ws.Source,
+		st: ws.Parsed, in: ws.Stats, raw: ws.Raw(), ws: ws}
+	if ws.Parsed != nil {
+		sr.Kind = string(ws.Parsed.Kind)
+	}
+	if ws.NotPlannable != nil {
+		sr.NotPlanned = ws.NotPlannable.Reason
+	}
+	if len(sr.raw) > 0 {
+		if st, err := a.parser.Parse(sr.raw[0]); err == nil {
+			sr.rawSt = st
+		}
+	}
+	return sr
+}
+
+// finish runs the rules and grades a planned statement.
+func (a *Analyzer) finish(sr *StatementResult) {
+	if sr.Plan == nil && sr.NotPlanned == "" && a.planner != nil {
+		sr.NotPlanned = "no plan was made"
+	}
+	sr.Findings = a.runRules(sr)
+	if sr.Plan != nil {
+		grade(a, sr)
+	}
+}
+
 // AnalyzeQuery analyses one statement given as SQL (explain, or a library caller).
+// Values the text spells out are bound as parameters for its plan, never sent in a
+// statement text.
 func (a *Analyzer) AnalyzeQuery(ctx context.Context, sql string) (*StatementResult, error) {
-	st, err := a.parser.Parse(sql)
+	in, err := sqlparse.Take(sql)
 	if err != nil {
 		return nil, err
 	}
-	raw := st.Literals > 0
-	in := Input{Text: sql, Raw: raw, Source: "query"}
-	query := sql
-	if raw {
-		if n, err := sqlparse.Normalize(sql); err == nil {
-			query = n
-		}
+	raw := len(in.Literals) > 0
+	stmts, _ := workload.Group([]workload.Input{{Text: sql, Raw: raw, Source: workload.SourceQuery}}, a.parser)
+	if len(stmts) != 1 || stmts[0].Parsed == nil {
+		return nil, fmt.Errorf("queryperf: the statement could not be read")
 	}
-	sr := &StatementResult{Fingerprint: st.Fingerprint, Query: strings.TrimSpace(query), Kind: string(st.Kind), Source: "query", st: st, in: in}
-	if raw {
-		sr.raw = []string{sql}
-	}
+	sr := a.result(stmts[0])
 	a.fill(sr, 0)
-	if st.Kind == sqlparse.Utility {
-		sr.Findings = a.runRules(sr)
-		grade(a, sr)
-		return sr, nil
-	}
 	if a.planner != nil {
-		if a.analyze && st.Writes && !a.allowW {
-			return nil, &WriteRefusedError{Kind: string(st.Kind)}
+		if a.analyze && sr.st.Writes && !a.allowW {
+			return nil, &WriteRefusedError{Kind: string(sr.st.Kind)}
 		}
 		a.plan(ctx, sr, a.analyze)
 	}
-	sr.Findings = a.runRules(sr)
-	grade(a, sr)
+	a.finish(sr)
 	return sr, nil
 }
 
@@ -317,25 +279,6 @@ type WriteRefusedError struct{ Kind string }
 
 func (e *WriteRefusedError) Error() string {
 	return fmt.Sprintf("EXPLAIN ANALYZE would run this %s statement; it writes, so pass --allow-writes (it runs in a transaction that is rolled back)", strings.ToUpper(e.Kind))
-}
-
-func merge(dst *Input, in Input) {
-	dst.Calls += in.Calls
-	dst.TotalMs += in.TotalMs
-	dst.Rows += in.Rows
-	dst.SharedHit += in.SharedHit
-	dst.SharedRead += in.SharedRead
-	dst.TempWritten += in.TempWritten
-	dst.TotalPlanMs += in.TotalPlanMs
-	dst.JITTimeMs += in.JITTimeMs
-	dst.JITFunctions += in.JITFunctions
-	if in.MaxMs > dst.MaxMs {
-		dst.MaxMs = in.MaxMs
-	}
-	if dst.Calls > 0 {
-		dst.MeanMs = dst.TotalMs / float64(dst.Calls)
-	}
-	dst.HasStats = dst.HasStats || in.HasStats
 }
 
 // fill copies statistics and table facts into the result.
@@ -349,6 +292,9 @@ func (a *Analyzer) fill(sr *StatementResult, total float64) {
 	if total > 0 {
 		sr.SharePct = 100 * in.TotalMs / total
 	}
+	if sr.st == nil {
+		return
+	}
 	for _, t := range sr.st.Tables {
 		name := t.Qualified()
 		sr.Tables = append(sr.Tables, name)
@@ -361,35 +307,31 @@ func (a *Analyzer) fill(sr *StatementResult, total float64) {
 	}
 }
 
-// plan gets the statement's plan: EXPLAIN ANALYZE when asked, else a custom plan with
-// representative values when pg_stats allows, else the generic plan.
+// plan gets the statement's plan through the shared intake: EXPLAIN ANALYZE when asked,
+// else a custom plan with the workload's constants or representative values, else the
+// generic plan.
 func (a *Analyzer) plan(ctx context.Context, sr *StatementResult, analyze bool) {
-	st := sr.st
+	ws := sr.ws
+	if err := ws.Prepare(ctx, a.planner); err != nil {
+		sr.NotPlanned = sqlparse.OneLine(err.Error())
+		return
+	}
 	if analyze {
-		pl, err := a.planner.Analyze(ctx, st.Text, st.ParamCount, nil, explain.AnalyzeOptions{AllowWrites: a.allowW, Timeout: a.timeout})
-		if err == nil {
-			sr.Plan, sr.PlanKind, sr.PlanCost = pl, "analyzed", pl.TotalCost()
+		// Exactly what the caller wrote: its own values, or NULLs for its $n.
+		vals := explain.LiteralValues(ws.Intake)
+		pl, err := a.planner.Analyze(ctx, ws.Prepared, vals, explain.AnalyzeOptions{AllowWrites: a.allowW, Timeout: a.timeout})
+		if err != nil {
+			sr.NotPlanned = sqlparse.OneLine(err.Error())
 			return
 		}
-		sr.PlanError = sqlparse.OneLine(err.Error())
+		sr.Plan, sr.PlanKind, sr.PlanCost = pl, "analyzed", pl.TotalCost()
 		return
 	}
-	if st.ParamCount > 0 {
-		if vals, ok := a.planner.Representative(ctx, st); ok {
-			if pl, err := a.planner.Plan(ctx, st.Text, st.ParamCount, vals); err == nil {
-				sr.Plan, sr.PlanKind, sr.PlanCost = pl, "custom", pl.TotalCost()
-				return
-			}
-		}
-	}
-	pl, err := a.planner.Plan(ctx, st.Text, st.ParamCount, nil)
+	pl, kind, err := ws.Plan(ctx, a.planner)
 	if err != nil {
-		sr.PlanError = sqlparse.OneLine(err.Error())
+		ws.PlanError = err
+		sr.NotPlanned = sqlparse.OneLine(err.Error())
 		return
-	}
-	kind := "generic"
-	if st.ParamCount == 0 {
-		kind = "plain"
 	}
 	sr.Plan, sr.PlanKind, sr.PlanCost = pl, kind, pl.TotalCost()
 }
@@ -417,18 +359,4 @@ func rank(list []*StatementResult) {
 			s.Ranks[name] = i + 1
 		}
 	}
-}
-
-// isUtility recognises the utility statements pg_stat_statements tracks (SET, BEGIN,
-// EXPLAIN, PREPARE ...): they are not part of the query workload.
-func isUtility(q string) bool {
-	f := strings.Fields(strings.TrimSpace(q))
-	if len(f) == 0 {
-		return true
-	}
-	switch strings.ToUpper(strings.TrimLeft(f[0], "(")) {
-	case "SELECT", "WITH", "INSERT", "UPDATE", "DELETE", "MERGE", "VALUES", "TABLE":
-		return false
-	}
-	return true
 }

@@ -49,7 +49,7 @@ func grade(a *Analyzer, sr *StatementResult) {
 	if score < 0 {
 		score = 0
 	}
-	sr.Score = score
+	sr.Score = &score
 	switch {
 	case score >= 90:
 		sr.Grade = "A"

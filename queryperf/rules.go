@@ -24,7 +24,9 @@ type Rule struct {
 	References  []finding.Reference
 	// What it needs: a plan, an EXPLAIN ANALYZE, execution statistics, raw SQL text.
 	NeedsPlan, NeedsAnalyze, NeedsStats, RawOnly bool
-	Run                                          func(*ruleCtx) []finding.Finding
+	// Unplanned rules are about statements that got no plan (they may not even parse).
+	Unplanned bool
+	Run       func(*ruleCtx) []finding.Finding
 }
 
 type ruleCtx struct {
@@ -104,6 +106,21 @@ func KnownRules() []health.Known {
 }
 
 // runRules applies every enabled rule that has what it needs.
+func ruleNotPlanned(c *ruleCtx) []finding.Finding {
+	if c.sr.SharePct < c.T("min_share_pct") {
+		return nil
+	}
+	f := c.New(fmt.Sprintf("Not analysed (%.1f%% of the workload's time): %s", c.sr.SharePct, c.sr.NotPlanned))
+	if c.sr.ws != nil && c.sr.ws.NaturallyPlanless() {
+		f.Severity = finding.Low
+		f.Recommendation = "Its own statements are what can be planned: set pg_stat_statements.track = all to see the statements a procedure or DO block runs, or analyse them from a log."
+	} else {
+		f.Recommendation = "Give pgmedic the statement another way (a log with log_min_duration_statement, or a file with its literal values) or raise track_activity_query_size if the text was cut."
+	}
+	f.Evidence = []finding.Evidence{ev("share_of_time", round1(c.sr.SharePct), "%"), ev("calls", float64(c.sr.Calls), "")}
+	return []finding.Finding{*f}
+}
+
 func (a *Analyzer) runRules(sr *StatementResult) []finding.Finding {
 	var out []finding.Finding
 	rules := Rules()
@@ -113,10 +130,17 @@ func (a *Analyzer) runRules(sr *StatementResult) []finding.Finding {
 			continue
 		}
 		if r.NeedsPlan && sr.Plan == nil || r.NeedsAnalyze && (sr.Plan == nil || !sr.Plan.Analyzed) ||
-			r.NeedsStats && !sr.in.HasStats || r.RawOnly && len(sr.raw) == 0 {
+			r.NeedsStats && !sr.in.HasStats || r.RawOnly && len(sr.raw) == 0 || r.Unplanned != (sr.NotPlanned != "") {
 			continue
 		}
-		ctx := &ruleCtx{a: a, sr: sr, st: sr.st, plan: sr.Plan, rule: r, th: map[string]float64{}}
+		st := sr.st
+		if sr.rawSt != nil || r.RawOnly {
+			st = sr.rawSt // the text as it was sent: its literals say more than $n
+		}
+		if st == nil && !r.Unplanned {
+			continue
+		}
+		ctx := &ruleCtx{a: a, sr: sr, st: st, plan: sr.Plan, rule: r, th: map[string]float64{}}
 		for _, t := range r.Thresholds {
 			ctx.th[t.Name] = a.overrides.Threshold(a.cfg, r.ID, t)
 		}
@@ -130,6 +154,16 @@ func (a *Analyzer) runRules(sr *StatementResult) []finding.Finding {
 
 func planRules() []Rule {
 	return []Rule{
+		{
+			ID: "query.not_planned", Area: "queries", Severity: finding.Medium, Unplanned: true, NeedsStats: true,
+			Title:       "A costly statement could not be analysed",
+			Description: "pgmedic could not get a plan for a statement that takes a noticeable share of the workload, so no rule and no index advice covers it. The reason says what stood in the way (a text cut short, a procedure call, a parameter type no context fixes).",
+			Thresholds: []health.Threshold{
+				{Name: "min_share_pct", Default: 1, Unit: "%", Help: "share of the workload's time from which an unplanned statement is reported"},
+			},
+			References: []finding.Reference{refExplain, refPrepared},
+			Run:        ruleNotPlanned,
+		},
 		{
 			ID: "query.seq_scan_selective", Area: "queries", Severity: finding.Medium, NeedsPlan: true,
 			Title:       "Sequential scan of a large table for few rows",

@@ -421,10 +421,12 @@ type Workload struct {
 
 // Statement is one pg_stat_statements entry, text normalised.
 type Statement struct {
-	QueryID         int64   `json:"query_id"`
-	Database        string  `json:"database"`
-	User            string  `json:"user"`
-	Query           string  `json:"query"`
+	QueryID  int64  `json:"query_id"`
+	Database string `json:"database"`
+	User     string `json:"user"`
+	Query    string `json:"query"`
+	// Truncated: the text was longer than the snapshot keeps (maxQueryText).
+	Truncated       bool    `json:"truncated,omitempty"`
 	Calls           int64   `json:"calls"`
 	TotalExecMs     float64 `json:"total_exec_ms"`
 	MeanExecMs      float64 `json:"mean_exec_ms"`

@@ -12,8 +12,9 @@ import (
 )
 
 // maxQueryText caps a statement's text: pg_stat_statements keeps whole texts, and a
-// generated IN list can run to megabytes.
-const maxQueryText = 8000
+// generated IN list can run to megabytes. A cut text is marked Truncated: it cannot be
+// planned, and the analyzers say so.
+const maxQueryText = 64 << 10
 
 func (c *collector) workload(ctx context.Context) error {
 	w := &c.s.Workload
@@ -99,7 +100,7 @@ func (c *collector) workload(ctx context.Context) error {
 			s.Query = ScrubLiterals(s.Query)
 		}
 		if len(s.Query) > maxQueryText {
-			s.Query = s.Query[:maxQueryText] + " ..."
+			s.Query, s.Truncated = s.Query[:maxQueryText], true
 		}
 		return s, err
 	})

@@ -483,10 +483,11 @@ func TestQueriesAndExplain(t *testing.T) {
 		want string
 	}{
 		{[]string{"explain", "--dsn", db.URI, "--analyze", "DELETE FROM audit_logs"}, 2, "--allow-writes"},
-		{[]string{"explain", "--dsn", db.URI, "SELEC broken"}, 2, "cannot parse"},
-		{[]string{"explain", "--dsn", db.URI, "SELECT * FROM patients WHERE $1 IS NULL"}, 1, "could not determine data type"},
+		{[]string{"explain", "--dsn", db.URI, "SELEC broken"}, 2, "does not parse"},
+		{[]string{"explain", "--dsn", db.URI, "SELECT * FROM patients WHERE no_such_column = $1"}, 1, "does not exist"},
+		{[]string{"explain", "--dsn", db.URI, "CALL archive_claims($1)"}, 2, "procedure"},
 		{[]string{"explain", "--dsn", db.URI}, 2, "one SQL statement"},
-		{[]string{"explain", "--dsn", db.URI, "SELECT 1; SELECT 2"}, 2, "more than one statement"},
+		{[]string{"explain", "--dsn", db.URI, "SELECT 1; SELECT 2"}, 2, "2 statements"},
 		{[]string{"queries", "--dsn", db.URI, "--file", filepath.Join(t.TempDir(), "none.sql")}, 2, "cannot open"},
 		{[]string{"queries", "--dsn", db.URI, "--format", "pdf"}, 2, "--format"},
 	}

@@ -18,7 +18,7 @@ import (
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/indexadvisor"
 	"github.com/pgmedic/pgmedic/pgconn"
-	"github.com/pgmedic/pgmedic/queryperf"
+	"github.com/pgmedic/pgmedic/workload"
 )
 
 type adviseFlags struct {
@@ -94,7 +94,7 @@ func (a *app) advise(f adviseFlags) error {
 }
 
 func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*indexadvisor.Advice, error) {
-	var inputs []queryperf.Input
+	var inputs []workload.Input
 	if f.file != "" {
 		var err error
 		if inputs, err = a.readStatements(f.file); err != nil {
@@ -108,7 +108,7 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 	defer sess.close()
 	if f.file == "" && !sess.snap.Workload.Available {
 		a.logf("pgmedic: warning: %s; advising from the healthcare presets alone (--file takes the application's SQL or a server log instead)", sess.snap.Workload.Reason)
-		inputs = []queryperf.Input{}
+		inputs = []workload.Input{}
 	}
 	opts := indexadvisor.Options{Weight: f.weight, Progress: func(msg string) { a.logf("%s", msg) }}
 	if f.noPresets {

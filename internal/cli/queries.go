@@ -25,6 +25,7 @@ import (
 	"github.com/pgmedic/pgmedic/queryperf"
 	"github.com/pgmedic/pgmedic/report"
 	"github.com/pgmedic/pgmedic/snapshot"
+	"github.com/pgmedic/pgmedic/workload"
 )
 
 type queriesFlags struct {
@@ -91,7 +92,7 @@ func (a *app) queries(f queriesFlags) error {
 	if f.top == 0 {
 		f.top = cfg.QueryAnalyzer.TopStatements
 	}
-	var inputs []queryperf.Input
+	var inputs []workload.Input
 	if f.file != "" {
 		if inputs, err = a.readStatements(f.file); err != nil {
 			return err
@@ -107,7 +108,7 @@ func (a *app) queries(f queriesFlags) error {
 			return &jobError{msg: "there is no workload to analyse: " + sess.snap.Workload.Reason,
 				hint: "enable pg_stat_statements (see 'pgmedic check'), or give statements with --file"}
 		}
-		inputs = queryperf.FromWorkload(sess.snap)
+		inputs = workload.FromSnapshot(sess.snap)
 	}
 	an, err := queryperf.New(cfg, queryperf.WithPlanner(sess.planner), queryperf.WithSnapshot(sess.snap))
 	if err != nil {
@@ -117,8 +118,8 @@ func (a *app) queries(f queriesFlags) error {
 	if err != nil {
 		return err
 	}
-	a.logf("analysed %d statements (%d distinct; %d planned, %d cannot plan, %d did not parse) in %.1fs, %.1fs of it in EXPLAIN",
-		res.Stats.Inputs, res.Stats.Statements, res.Stats.Planned, res.Stats.CannotPlan, res.Stats.ParseErrors,
+	a.logf("analysed %d statements (%d distinct; %d planned, %d not planned) in %.1fs, %.1fs of it in EXPLAIN",
+		res.Stats.Inputs, res.Stats.Statements, res.Stats.Planned, res.Stats.NotPlanned,
 		res.Stats.TotalMs/1000, res.Stats.ExplainMs/1000)
 	err = a.writeTo(f.output, func(w io.Writer) error { return writeQueries(w, f.format, res, sess.snap, f.top) })
 	if err != nil {
@@ -169,7 +170,7 @@ func (a *app) openAnalysis(cfg *config.Profile, dsn string, write bool) (*analys
 }
 
 // readStatements reads a SQL script or a PostgreSQL log.
-func (a *app) readStatements(path string) ([]queryperf.Input, error) {
+func (a *app) readStatements(path string) ([]workload.Input, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, usageErrorf("--file: cannot open %s: %v", path, errors.Unwrap(err))
@@ -185,12 +186,12 @@ func (a *app) readStatements(path string) ([]queryperf.Input, error) {
 		if len(problems) > 0 {
 			a.logf("pgmedic: note: %d log lines could not be understood (first at line %d)", len(problems), problems[0].Line)
 		}
-		var out []queryperf.Input
+		var out []workload.Input
 		for _, e := range entries {
 			if e.Kind == "error" || strings.TrimSpace(e.Statement) == "" {
 				continue
 			}
-			in := queryperf.Input{Text: e.Statement, Raw: true, Source: "log", Calls: 1, TotalMs: e.DurationMs, MeanMs: e.DurationMs, MaxMs: e.DurationMs}
+			in := workload.Input{Text: e.Statement, Raw: true, Source: "log", Calls: 1, TotalMs: e.DurationMs, MeanMs: e.DurationMs, MaxMs: e.DurationMs}
 			// Durations make the entries statistics; log_statement lines have none.
 			in.HasStats = e.DurationMs > 0
 			out = append(out, in)
@@ -212,9 +213,9 @@ func (a *app) readStatements(path string) ([]queryperf.Input, error) {
 	if len(stmts) == 0 {
 		return nil, usageErrorf("--file %s holds no statements", path)
 	}
-	out := make([]queryperf.Input, 0, len(stmts))
+	out := make([]workload.Input, 0, len(stmts))
 	for _, s := range stmts {
-		out = append(out, queryperf.Input{Text: s, Raw: true, Source: "file"})
+		out = append(out, workload.Input{Text: s, Raw: true, Source: "file"})
 	}
 	return out, nil
 }
@@ -242,29 +243,31 @@ func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snaps
 		out := struct {
 			Version    string                       `json:"version"`
 			Database   string                       `json:"database"`
+			Coverage   workload.Coverage            `json:"coverage"`
 			Statements []*queryperf.StatementResult `json:"statements"`
-			Skipped    []queryperf.Skipped          `json:"skipped,omitempty"`
 			Stats      queryperf.RunStats           `json:"stats"`
 			Summary    finding.Summary              `json:"summary"`
-		}{"1", snap.Server.Database, shown, res.Skipped, res.Stats, finding.Summarize(res.Findings)}
+		}{"1", snap.Server.Database, res.Coverage, shown, res.Stats, finding.Summarize(res.Findings)}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	case "text":
+		fmt.Fprintln(w, coverageLine(res.Coverage))
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "#\tGRADE\tTOTAL MS\tSHARE\tCALLS\tMEAN MS\tROWS/CALL\tPLAN\tSTATEMENT\n")
 		for i, s := range shown {
-			fmt.Fprintf(tw, "%d\t%s (%d)\t%.0f\t%.1f%%\t%d\t%.2f\t%.1f\t%s\t%s\n", i+1, s.Grade, s.Score, s.TotalMs, s.SharePct,
+			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.1f%%\t%d\t%.2f\t%.1f\t%s\t%s\n", i+1, gradeLabel(s), s.TotalMs, s.SharePct,
 				s.Calls, s.MeanMs, s.RowsPerCall, planLabel(s), shortenQuery(s.Query, 70))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
 		}
-		fmt.Fprintf(w, "\n%d distinct statements, %d shown; %d planned, %d cannot plan, %d did not parse.\n\n",
-			res.Stats.Statements, len(shown), res.Stats.Planned, res.Stats.CannotPlan, res.Stats.ParseErrors)
-		for _, s := range res.Skipped {
-			fmt.Fprintf(w, "skipped: %s (%s)\n", s.Query, s.Reason)
+		fmt.Fprintf(w, "\n%d distinct statements, %d shown; %d planned, %d not planned.\n",
+			res.Stats.Statements, len(shown), res.Stats.Planned, res.Stats.NotPlanned)
+		for _, l := range res.Coverage.Left {
+			fmt.Fprintf(w, "not planned (%.1f%%): %s\n    reason: %s\n", l.SharePct, shortenQuery(l.Query, 100), l.Reason)
 		}
+		fmt.Fprintln(w)
 	}
 	in := queryInput(res, snap, shown)
 	f := report.Text
@@ -280,9 +283,27 @@ func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snaps
 	return report.Write(w, f, in, report.Options{})
 }
 
+// coverageLine says how much of the workload was planned, first thing, so a reader
+// knows how much the grades and advice speak for.
+func coverageLine(c workload.Coverage) string {
+	line := fmt.Sprintf("Planned %.1f%% of the workload's %s (%d of %d statements that can have a plan)",
+		c.PlannedPct, map[string]string{"time": "time", "calls": "calls"}[c.Measure], c.Planned, c.Planned+c.NotPlanned)
+	if c.NoPlan > 0 {
+		line += fmt.Sprintf("; %d statements (%.1f%%) have no plan of their own", c.NoPlan, c.NoPlanPct)
+	}
+	return line + "."
+}
+
+func gradeLabel(s *queryperf.StatementResult) string {
+	if s.Score == nil {
+		return "-"
+	}
+	return fmt.Sprintf("%s (%d)", s.Grade, *s.Score)
+}
+
 func planLabel(s *queryperf.StatementResult) string {
-	if s.PlanError != "" {
-		return "cannot plan"
+	if s.NotPlanned != "" {
+		return "not planned"
 	}
 	if s.PlanKind == "" {
 		return "-"
@@ -314,9 +335,14 @@ func queryInput(res *queryperf.Result, snap *snapshot.Snapshot, shown []*querype
 	in := report.FromSnapshot(snap, fs, ruleInfos(), nil)
 	in.TableSizes = nil
 	in.TopStatements = nil
+	in.Notes = append(in.Notes, coverageLine(res.Coverage))
 	for _, s := range shown {
 		in.TopStatements = append(in.TopStatements, report.StatementTime{Query: s.Query, Calls: s.Calls, TotalMs: s.TotalMs, MeanMs: s.MeanMs})
-		in.Notes = append(in.Notes, fmt.Sprintf("Grade %s (%d): %s", s.Grade, s.Score, shortenQuery(s.Query, 120)))
+		if s.Score == nil {
+			in.Notes = append(in.Notes, fmt.Sprintf("Not planned (%s): %s", s.NotPlanned, shortenQuery(s.Query, 120)))
+			continue
+		}
+		in.Notes = append(in.Notes, fmt.Sprintf("Grade %s (%d): %s", s.Grade, *s.Score, shortenQuery(s.Query, 120)))
 	}
 	return in
 }
@@ -372,7 +398,11 @@ func (a *app) explain(sql string, f explainFlags) error {
 	if f.allowWrites && !f.analyze {
 		return usageErrorf("--allow-writes only makes sense with --analyze")
 	}
-	st, err := sqlparse.NewParser(nil, 0).Parse(sql)
+	intake, err := sqlparse.Take(sql)
+	if err != nil {
+		return usageHint("give exactly one SQL statement that has a plan (SELECT, INSERT, UPDATE, DELETE, MERGE), quoted for the shell", "cannot explain this: %v", err)
+	}
+	st, err := sqlparse.NewParser(nil, 0).Parse(intake.Text)
 	if err != nil {
 		return usageHint("give exactly one SQL statement, quoted for the shell", "%v", err)
 	}
@@ -405,8 +435,8 @@ func (a *app) explain(sql string, f explainFlags) error {
 		}
 		return err
 	}
-	if sr.PlanError != "" {
-		return &jobError{msg: sr.PlanError, hint: "PostgreSQL could not plan the statement; cast parameters whose type it cannot infer, e.g. $1::date"}
+	if sr.NotPlanned != "" {
+		return &jobError{msg: "cannot plan: " + sr.NotPlanned, hint: "check the statement against the database's schema; a parameter whose type nothing fixes can be cast, e.g. $1::date"}
 	}
 	if f.format == "json" {
 		out := struct {
@@ -429,7 +459,7 @@ func (a *app) explain(sql string, f explainFlags) error {
 	if sr.Plan != nil {
 		fmt.Fprint(a.stdout, sr.Plan.Text(scrub))
 	}
-	fmt.Fprintf(a.stdout, "\nGrade %s (score %d)\n\n", sr.Grade, sr.Score)
+	fmt.Fprintf(a.stdout, "\nGrade %s\n\n", gradeLabel(sr))
 	if len(sr.Findings) == 0 {
 		fmt.Fprintln(a.stdout, "No findings.")
 		return nil

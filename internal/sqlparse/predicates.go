@@ -155,6 +155,7 @@ func (w *walker) aExpr(ae *pg_query.A_Expr, sc *scope, inOr, negated bool) {
 			}
 			if n := paramIn(ae.Rexpr); n > 0 {
 				p.Param = n
+				p.Params = []int{n}
 			}
 			st.Predicates = append(st.Predicates, p)
 		}
@@ -165,6 +166,9 @@ func (w *walker) aExpr(ae *pg_query.A_Expr, sc *scope, inOr, negated bool) {
 				if item.GetAConst() != nil {
 					st.Literals++
 					p.ConstKind = constKind(item.GetAConst())
+				}
+				if n := paramIn(item); n > 0 {
+					p.Params = append(p.Params, n)
 				}
 			}
 			st.Predicates = append(st.Predicates, p)
@@ -191,6 +195,9 @@ func (w *walker) aExpr(ae *pg_query.A_Expr, sc *scope, inOr, negated bool) {
 					if it.GetAConst() != nil {
 						st.Literals++
 					}
+					if n := paramIn(it); n > 0 {
+						p.Params = append(p.Params, n)
+					}
 				}
 			}
 			st.Predicates = append(st.Predicates, p)
@@ -208,6 +215,9 @@ func flipOp(op string) string {
 func (w *walker) addComparison(table, column, fn, cast, op string, value *pg_query.Node, sc *scope, inOr, neg bool) {
 	p := Predicate{Table: table, Column: column, Func: fn, Cast: cast, Op: op, InOr: inOr, Negated: neg}
 	p.Value, p.Param, p.ConstKind, p.constValue = w.valueOf(value)
+	if n := paramIn(value); n > 0 {
+		p.Params = []int{n}
+	}
 	if p.Value == ValConst && p.ConstKind != "null" && p.ConstKind != "boolean" {
 		w.st.Literals++
 	}

@@ -82,6 +82,9 @@ type Predicate struct {
 	Negated bool
 	// Param is the $n compared with, when Value is ValParam.
 	Param int
+	// Params lists every $n the column is compared with directly: the one of Param, the
+	// items of an IN list, both ends of a BETWEEN.
+	Params []int
 	// Other is the other column of a join predicate (schema.table.column).
 	OtherTable, OtherColumn string
 	// LeadingWildcard: LIKE/ILIKE with a constant pattern starting with % or _.
@@ -144,6 +147,9 @@ type Statement struct {
 	Literals int
 	// UpdatedColumns lists the columns an UPDATE sets.
 	UpdatedColumns []string
+	// ParamUses says, for each $n (index n-1), where the statement uses it: what gives
+	// the parameter its type and a plausible value.
+	ParamUses [][]ParamUse
 }
 
 // Bound is a LIMIT or OFFSET.
@@ -237,6 +243,7 @@ func (p *Parser) parse(sql string) (*Statement, error) {
 	w := &walker{st: st, cat: p.cat}
 	w.statement(tree.Stmts[0].Stmt)
 	st.ParamCount = maxParam(tree.Stmts[0].Stmt)
+	w.collectUses(tree.Stmts[0].Stmt)
 	st.Tables = dedupeTables(st.Tables)
 	return st, nil
 }

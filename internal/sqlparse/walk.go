@@ -59,6 +59,7 @@ func (w *walker) statement(n *pg_query.Node) {
 		w.with(ins.WithClause, sc)
 		t := w.rangeVar(ins.Relation, sc)
 		st.Target = &t
+		w.insertUses(ins, t)
 		if sel := ins.SelectStmt.GetSelectStmt(); sel != nil {
 			for _, row := range sel.ValuesLists {
 				for _, v := range row.GetList().GetItems() {
@@ -77,6 +78,7 @@ func (w *walker) statement(n *pg_query.Node) {
 		w.with(up.WithClause, sc)
 		t := w.rangeVar(up.Relation, sc)
 		st.Target = &t
+		w.setUses(up.TargetList, t)
 		for _, item := range up.TargetList {
 			if rt := item.GetResTarget(); rt != nil {
 				st.UpdatedColumns = append(st.UpdatedColumns, rt.Name)
