@@ -1,14 +1,12 @@
 package cli
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
+	"io/fs"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -19,8 +17,8 @@ import (
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
-	"github.com/pgmedic/pgmedic/internal/pglog"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
+	"github.com/pgmedic/pgmedic/internal/stmtsource"
 	"github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/queryperf"
 	"github.com/pgmedic/pgmedic/report"
@@ -169,68 +167,69 @@ func (a *app) openAnalysis(cfg *config.Profile, dsn string, write bool) (*analys
 	return &analysisSession{conn: conn, snap: snap, planner: p}, nil
 }
 
-// readStatements reads a SQL script or a PostgreSQL log.
+// readStatements reads the statements of a SQL script or a PostgreSQL log.
 func (a *app) readStatements(path string) ([]workload.Input, error) {
-	fh, err := os.Open(path)
-	if err != nil {
-		return nil, usageErrorf("--file: cannot open %s: %v", path, errors.Unwrap(err))
+	var out []workload.Input
+	res, err := stmtsource.ReadFile(path, func(s stmtsource.Statement) error {
+		if err := a.ctx.Err(); err != nil {
+			return err
+		}
+		out = append(out, workload.Input{Text: s.Text, Raw: true, Source: s.Source, Calls: s.Calls,
+			TotalMs: s.TotalMs, MeanMs: s.TotalMs, MaxMs: s.TotalMs, HasStats: s.HasStats})
+		return nil
+	})
+	var pe *fs.PathError
+	switch {
+	case err != nil && a.ctx.Err() != nil:
+		return nil, a.ctx.Err()
+	case errors.As(err, &pe) && pe.Op == "open":
+		return nil, usageErrorf("--file: cannot open %s: %v", path, pe.Err)
+	case err != nil && res.IsLog():
+		return nil, &jobError{msg: fmt.Sprintf("reading the log %s: %v", path, errors.Unwrap(err)), err: err}
+	case err != nil:
+		return nil, &jobError{msg: fmt.Sprintf("reading %s: %v", path, errors.Unwrap(err)), err: err}
 	}
-	defer fh.Close()
-	br := bufio.NewReaderSize(fh, 1<<20)
-	head, _ := br.Peek(64 << 10)
-	if looksLikeLog(head) {
-		entries, problems, err := pglog.Parse(br, pglog.Options{})
-		if err != nil {
-			return nil, &jobError{msg: fmt.Sprintf("reading the log %s: %v", path, err), err: err}
-		}
-		if len(problems) > 0 {
-			a.logf("pgmedic: note: %d log lines could not be understood (first at line %d)", len(problems), problems[0].Line)
-		}
-		var out []workload.Input
-		for _, e := range entries {
-			if e.Kind == "error" || strings.TrimSpace(e.Statement) == "" {
-				continue
-			}
-			in := workload.Input{Text: e.Statement, Raw: true, Source: "log", Calls: 1, TotalMs: e.DurationMs, MeanMs: e.DurationMs, MaxMs: e.DurationMs}
-			// Durations make the entries statistics; log_statement lines have none.
-			in.HasStats = e.DurationMs > 0
-			out = append(out, in)
-		}
-		if len(out) == 0 {
-			return nil, usageHint("the log needs log_min_duration_statement (or log_statement = all, or auto_explain) lines",
-				"--file %s: no statements found in the log", path)
-		}
+	a.noteSkipped(res)
+	switch {
+	case len(out) > 0:
 		return out, nil
+	case res.IsLog():
+		return nil, usageHint("the log needs log_min_duration_statement (or log_statement = all, or auto_explain) lines",
+			"--file %s: no statements found in the log", path)
+	case res.Skipped > 0:
+		p := res.Problems[0]
+		return nil, usageHint("check the SQL in the file (psql -f runs the same statements)",
+			"--file %s does not parse as SQL: %s skipped, the first at line %d: %s", path, skippedCount(res.Skipped), p.Line, p.Reason)
 	}
-	raw, err := io.ReadAll(br)
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	stmts, err := sqlparse.Split(string(raw))
-	if err != nil {
-		return nil, usageHint("check the SQL in the file (psql -f runs the same statements)", "--file %s does not parse as SQL: %v", path, err)
-	}
-	if len(stmts) == 0 {
-		return nil, usageErrorf("--file %s holds no statements", path)
-	}
-	out := make([]workload.Input, 0, len(stmts))
-	for _, s := range stmts {
-		out = append(out, workload.Input{Text: s, Raw: true, Source: "file"})
-	}
-	return out, nil
+	return nil, usageErrorf("--file %s holds no statements", path)
 }
 
-// looksLikeLog tells a server log from a SQL script.
-func looksLikeLog(head []byte) bool {
-	if pglog.Detect(head) != pglog.FormatStderr {
-		return pglog.Detect(head) != ""
+// maxNotes is how many skipped statements are listed one by one.
+const maxNotes = 10
+
+// noteSkipped says what reading --file skipped: the lines and reasons, never the text.
+func (a *app) noteSkipped(res stmtsource.Result) {
+	if res.Skipped == 0 {
+		return
 	}
-	for _, marker := range [][]byte{[]byte("LOG:  "), []byte("ERROR:  "), []byte("STATEMENT:  "), []byte("duration: ")} {
-		if bytes.Contains(head, marker) {
-			return true
-		}
+	if res.IsLog() {
+		a.logf("pgmedic: note: %d log lines could not be understood (first at line %d)", res.Skipped, res.Problems[0].Line)
+		return
 	}
-	return false
+	a.logf("pgmedic: note: %s of the SQL file skipped:", skippedCount(res.Skipped))
+	for _, p := range res.Problems[:min(len(res.Problems), maxNotes)] {
+		a.logf("pgmedic: note:   line %d: %s", p.Line, p.Reason)
+	}
+	if res.Skipped > maxNotes {
+		a.logf("pgmedic: note:   and %d more", res.Skipped-maxNotes)
+	}
+}
+
+func skippedCount(n int) string {
+	if n == 1 {
+		return "1 statement or line"
+	}
+	return fmt.Sprintf("%d statements or lines", n)
 }
 
 func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snapshot.Snapshot, top int) error {

@@ -49,7 +49,7 @@ func (c *collector) interpret(m *message) {
 		if i := strings.Index(m.context, "with parameters: "); i >= 0 {
 			e.ParamCount, _ = countParams(m.context[i+len("with parameters: "):])
 		}
-		c.entries = append(c.entries, e)
+		c.add(e)
 		return
 	}
 	if !isPrimary(m.severity) {
@@ -82,7 +82,7 @@ func (c *collector) interpret(m *message) {
 	case strings.HasPrefix(rest, "statement: "):
 		e := m.entry(KindStatement, rest[len("statement: "):], duration)
 		c.addParams(&e, m)
-		c.entries = append(c.entries, e)
+		c.add(e)
 	case strings.HasPrefix(rest, "execute "):
 		// "execute <unnamed>: SQL", "execute S_1/C_2: SQL", "execute fetch from S_1/C_2: SQL"
 		_, sql, ok := strings.Cut(rest, ": ")
@@ -92,7 +92,7 @@ func (c *collector) interpret(m *message) {
 		}
 		e := m.entry(KindExecute, sql, duration)
 		c.addParams(&e, m)
-		c.entries = append(c.entries, e)
+		c.add(e)
 	case strings.HasPrefix(rest, "parse "), strings.HasPrefix(rest, "bind "),
 		strings.HasPrefix(rest, "fastpath function call: "):
 		// Parse and bind precede the execute that carries the statement; counting
@@ -106,7 +106,7 @@ func (c *collector) interpret(m *message) {
 		e := m.entry(KindPlan, query, duration)
 		e.PlanText = strings.Clone(plan)
 		e.ParamCount = params
-		c.entries = append(c.entries, e)
+		c.add(e)
 	case hasDuration:
 		c.problem(m.line, "unrecognised text after a duration")
 	}

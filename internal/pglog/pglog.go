@@ -1,7 +1,8 @@
-// Package pglog reads PostgreSQL server logs (stderr, csvlog and jsonlog, PostgreSQL
-// 13-17) and extracts the statements they record: those logged by
-// log_min_duration_statement, log_statement, auto_explain, and the statements that
-// failed. pgmedic's query analyser uses it to analyse a workload given as a log file.
+// Package pglog reads PostgreSQL server logs (stderr; csvlog in its 23-, 24- and
+// 26-column shapes of 9.0-12, 13 and 14+; jsonlog) and extracts the statements they
+// record: those logged by log_min_duration_statement, log_statement, auto_explain,
+// and the statements that failed. pgmedic's query analyser uses it to analyse a
+// workload given as a log file.
 //
 // Server logs of a healthcare database hold patient data: bind parameter values are
 // counted but never kept, problems carry a line number and a reason but never the
@@ -15,10 +16,11 @@ package pglog
 import (
 	"bufio"
 	"bytes"
+	"container/heap"
 	"errors"
 	"fmt"
 	"io"
-	"sort"
+	"math"
 )
 
 // Format is the log_destination a file was written by.
@@ -121,17 +123,35 @@ func Detect(head []byte) Format {
 
 // Parse reads a whole log and returns the statements it records, in file order, and
 // the lines it could not understand. The error reports only unusable input (an
-// unknown format, a read failure); damaged lines become Problems.
+// unknown format, a read failure); damaged lines become Problems. Scan does the same
+// without holding the entries.
 func Parse(r io.Reader, opts Options) ([]Entry, []Problem, error) {
+	var entries []Entry
+	var problems []Problem
+	err := Scan(r, opts,
+		func(e Entry) error { entries = append(entries, e); return nil },
+		func(p Problem) { problems = append(problems, p) })
+	if err != nil {
+		return nil, nil, err
+	}
+	return entries, problems, nil
+}
+
+// Scan reads a log and calls entry for each statement it records and problem (which
+// may be nil) for each line it could not understand, both in file order, as it reads.
+// It holds only the messages still open and what they keep back (a stderr message is
+// complete when its session logs again or has been silent for a while). An error from
+// entry stops the scan and is returned as it is.
+func Scan(r io.Reader, opts Options, entry func(Entry) error, problem func(Problem)) error {
 	br := bufio.NewReaderSize(r, readBufferSize)
 	head, err := br.Peek(headSize)
 	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, bufio.ErrBufferFull) {
-		return nil, nil, fmt.Errorf("pglog: reading the log: %w", err)
+		return fmt.Errorf("pglog: reading the log: %w", err)
 	}
 	complete := err != nil // the whole input fits in head
 	if bytes.HasPrefix(head, utf8BOM) {
 		if _, err := br.Discard(len(utf8BOM)); err != nil {
-			return nil, nil, fmt.Errorf("pglog: reading the log: %w", err)
+			return fmt.Errorf("pglog: reading the log: %w", err)
 		}
 		head = head[len(utf8BOM):]
 	}
@@ -139,42 +159,96 @@ func Parse(r io.Reader, opts Options) ([]Entry, []Problem, error) {
 	if format == FormatUnknown {
 		format = Detect(head)
 	}
-	out := &collector{}
+	out := &collector{entryFn: entry, problemFn: problem}
+	var perr error
 	switch format {
 	case FormatStderr:
 		p, err := newStderrParser(head, complete, opts.Prefix, out)
 		if err != nil {
-			return nil, nil, err
+			return err
 		}
-		err = p.run(br)
-		if err != nil {
-			return nil, nil, err
-		}
+		out.open = p.openFrom
+		perr = p.run(br)
 	case FormatCSV:
-		if err := parseCSV(br, out); err != nil {
-			return nil, nil, err
-		}
+		perr = parseCSV(br, out)
 	case FormatJSON:
-		if err := parseJSON(br, out); err != nil {
-			return nil, nil, err
-		}
+		perr = parseJSON(br, out)
 	default:
-		return nil, nil, fmt.Errorf("pglog: unknown log format %q (want %s, %s or %s)", format, FormatStderr, FormatCSV, FormatJSON)
+		return fmt.Errorf("pglog: unknown log format %q (want %s, %s or %s)", format, FormatStderr, FormatCSV, FormatJSON)
 	}
-	// Messages of different sessions can complete out of order (see stderrParser).
-	sort.SliceStable(out.entries, func(i, j int) bool { return out.entries[i].Line < out.entries[j].Line })
-	sort.SliceStable(out.problems, func(i, j int) bool { return out.problems[i].Line < out.problems[j].Line })
-	return out.entries, out.problems, nil
+	if perr != nil {
+		return perr
+	}
+	out.open = nil
+	out.release()
+	return out.err
 }
 
-// collector gathers what the format parsers find.
+// collector hands what the format parsers find to the caller in file order. Messages
+// of different sessions can complete out of order (see stderrParser): what completes
+// is held until no message that started earlier is still open.
 type collector struct {
-	entries  []Entry
-	problems []Problem
+	entryFn   func(Entry) error
+	problemFn func(Problem)
+	// open returns the first line of the earliest message still being read;
+	// math.MaxInt when none is. nil: messages complete in file order.
+	open func() int
+	held heldItems
+	seq  int
+	err  error // from entryFn: the parsers stop
+}
+
+// heldItem is an entry or a problem waiting for its turn.
+type heldItem struct {
+	line, seq int
+	entry     *Entry
+	problem   *Problem
+}
+
+// heldItems is a min-heap by line, then by order of arrival.
+type heldItems []heldItem
+
+func (h heldItems) Len() int { return len(h) }
+func (h heldItems) Less(i, j int) bool {
+	return h[i].line < h[j].line || h[i].line == h[j].line && h[i].seq < h[j].seq
+}
+func (h heldItems) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *heldItems) Push(x any)   { *h = append(*h, x.(heldItem)) }
+func (h *heldItems) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = heldItem{}
+	*h = old[:len(old)-1]
+	return it
+}
+
+func (c *collector) add(e Entry) {
+	c.seq++
+	heap.Push(&c.held, heldItem{line: e.Line, seq: c.seq, entry: &e})
+	c.release()
 }
 
 func (c *collector) problem(line int, msg string) {
-	c.problems = append(c.problems, Problem{Line: line, Msg: msg})
+	c.seq++
+	heap.Push(&c.held, heldItem{line: line, seq: c.seq, problem: &Problem{Line: line, Msg: msg}})
+	c.release()
+}
+
+// release hands over the held items that no open message can precede.
+func (c *collector) release() {
+	limit := math.MaxInt
+	if c.open != nil {
+		limit = c.open()
+	}
+	for c.err == nil && len(c.held) > 0 && c.held[0].line < limit {
+		it := heap.Pop(&c.held).(heldItem)
+		switch {
+		case it.entry != nil:
+			c.err = c.entryFn(*it.entry)
+		case c.problemFn != nil:
+			c.problemFn(*it.problem)
+		}
+	}
 }
 
 // lineReader returns lines of any length without their line terminator.

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -42,6 +43,7 @@ type pending struct {
 	cur   int // part continuation lines extend
 	last  int // last line read into it
 	key   string
+	done  bool
 }
 
 func (pm *pending) add(s string) {
@@ -66,6 +68,9 @@ type stderrParser struct {
 	ident   string // syslog program name of the server
 	pending map[string]*pending
 	last    *pending // receives continuation lines
+	// opened holds the messages in the order they started (a queue: finished ones
+	// are dropped from its front), so the earliest open one is found cheaply.
+	opened []*pending
 }
 
 // syslogHeader matches what syslog puts before PostgreSQL's text: time, host,
@@ -156,11 +161,27 @@ func (p *stderrParser) run(br *bufio.Reader) error {
 				}
 			}
 		}
+		if p.out.err != nil {
+			return p.out.err
+		}
 	}
 	for _, pm := range p.pending {
 		p.finish(pm)
 	}
-	return nil
+	return p.out.err
+}
+
+// openFrom returns the first line of the earliest message still open, math.MaxInt
+// when none is.
+func (p *stderrParser) openFrom() int {
+	for len(p.opened) > 0 && p.opened[0].done {
+		p.opened[0] = nil
+		p.opened = p.opened[1:]
+	}
+	if len(p.opened) == 0 {
+		return math.MaxInt
+	}
+	return p.opened[0].msg.line
 }
 
 func (p *stderrParser) plainLine(n int, line string) {
@@ -284,6 +305,7 @@ func (p *stderrParser) start(n int, f prefixFields) {
 	}
 	pm.add(rest)
 	p.pending[f.key] = pm
+	p.opened = append(p.opened, pm)
 	p.last = pm
 }
 
@@ -303,6 +325,7 @@ func (p *stderrParser) finish(pm *pending) {
 	if p.last == pm {
 		p.last = nil
 	}
+	pm.done = true
 	m := pm.msg
 	m.text = pm.parts[partText].String()
 	m.detail = pm.parts[partDetail].String()

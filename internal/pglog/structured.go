@@ -11,7 +11,8 @@ import (
 	"regexp"
 )
 
-// csvlog columns (PostgreSQL 13-17 write 24 to 26 of them; 12 and older 23).
+// csvlog columns. PostgreSQL 9.0-12 write 23 (the last is application_name), 13 adds
+// backend_type, 14 leader_pid and query_id: only the first 23 are read.
 const (
 	csvUser        = 1
 	csvDatabase    = 2
@@ -29,7 +30,7 @@ func parseCSV(br *bufio.Reader, out *collector) error {
 	cr := csv.NewReader(br) // reuses br: it is already a large bufio.Reader
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	for {
+	for out.err == nil {
 		rec, err := cr.Read()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -58,6 +59,7 @@ func parseCSV(br *bufio.Reader, out *collector) error {
 			text: rec[csvMessage], detail: rec[csvDetail], context: rec[csvContext], stmtTxt: rec[csvQuery],
 		})
 	}
+	return out.err
 }
 
 // jsonRecord holds the jsonlog keys pglog uses (PostgreSQL 15+ omits empty ones).
@@ -75,7 +77,7 @@ type jsonRecord struct {
 
 func parseJSON(br *bufio.Reader, out *collector) error {
 	lr := &lineReader{r: br}
-	for {
+	for out.err == nil {
 		line, err := lr.next()
 		if errors.Is(err, io.EOF) {
 			return nil
@@ -101,6 +103,7 @@ func parseJSON(br *bufio.Reader, out *collector) error {
 			text: rec.Message, detail: rec.Detail, context: rec.Context, stmtTxt: rec.Statement,
 		})
 	}
+	return out.err
 }
 
 // csvStart is how a csvlog record begins: log_time, then a comma.
