@@ -77,7 +77,83 @@ func (p *Planner) Prepare(ctx context.Context, in *sqlparse.Intake, st *sqlparse
 			break
 		}
 	}
+	if typeProblem(lastErr) {
+		if got, err := p.searchTypes(ctx, in, st, prev); err == nil {
+			if len(p.accepted) < maxAccepted {
+				p.accepted[in.Text] = got
+			}
+			return p.statement(ctx, in, st, got), nil
+		}
+	}
+	if temporaryObject(in.Text) {
+		return nil, &CannotPlanError{SQLState: sqlState(lastErr), Reason: "it reads a temporary object (pg_temp) that exists only in the session that created it"}
+	}
 	return nil, cannotPlan(lastErr)
+}
+
+// searchCandidates are the types tried, one parameter at a time, for parameters whose
+// only uses are operators between expressions of unknown type (date $1 + $2 + $3).
+var searchCandidates = []string{"int4", "numeric", "interval", "text", "timestamptz", "date"}
+
+// maxSearch bounds the round trips one statement may spend on the search.
+const maxSearch = 30
+
+// searchTypes tries other types for the weakly typed parameters, one at a time, keeping
+// the rest as inferred.
+func (p *Planner) searchTypes(ctx context.Context, in *sqlparse.Intake, st *sqlparse.Statement, base []uint32) ([]uint32, error) {
+	tries := 0
+	var lastErr error
+	for i := range base {
+		if !p.weaklyTyped(st, i+1) {
+			continue
+		}
+		for _, name := range searchCandidates {
+			oids := append([]uint32(nil), base...)
+			oids[i] = p.typeOID(ctx, name)
+			if oids[i] == base[i] {
+				continue
+			}
+			if tries++; tries > maxSearch {
+				return nil, lastErr
+			}
+			got, err := p.describe(ctx, in.Text, oids)
+			if err == nil {
+				return got, nil
+			}
+			lastErr = err
+			if !typeProblem(err) {
+				break
+			}
+		}
+	}
+	if lastErr == nil {
+		lastErr = errors.New("explain: no other types to try")
+	}
+	return nil, lastErr
+}
+
+// weaklyTyped: nothing but operators, tests or the select list say what $n is.
+func (p *Planner) weaklyTyped(st *sqlparse.Statement, n int) bool {
+	for _, u := range st.UsesOf(n) {
+		switch u.Kind {
+		case sqlparse.UseColumn, sqlparse.UseArray, sqlparse.UseCast, sqlparse.UseLimit, sqlparse.UseFunc:
+			return false
+		}
+	}
+	return true
+}
+
+// temporaryObject: the statement names pg_temp, whose objects belong to one session.
+func temporaryObject(text string) bool {
+	return strings.Contains(strings.ToLower(text), "pg_temp.")
+}
+
+func sqlState(err error) string {
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) {
+		return pgErr.Code
+	}
+	return ""
 }
 
 func (p *Planner) inferDeclared(ctx context.Context, in *sqlparse.Intake, n int) uint32 {
@@ -110,7 +186,8 @@ func typeProblem(err error) bool {
 		"42725", // ambiguous function or operator
 		"42883", // undefined function or operator (unknown || unknown)
 		"42804", // datatype mismatch
-		"42P08": // ambiguous parameter
+		"42P08", // ambiguous parameter
+		"42803": // grouping error: an expression differs from GROUP BY's only in its types
 		return true
 	}
 	return false

@@ -56,7 +56,7 @@ const (
 func FromSnapshot(s *snapshot.Snapshot) []Input {
 	var out []Input
 	for _, st := range s.Workload.Statements {
-		if st.Database != s.Server.Database || !st.TopLevel || !workloadStatement(st.Query) {
+		if st.Database != s.Server.Database || !st.TopLevel || !IsQuery(st.Query) {
 			continue
 		}
 		out = append(out, Input{Text: st.Query, Truncated: st.Truncated, QueryID: st.QueryID, Calls: st.Calls,
@@ -68,9 +68,10 @@ func FromSnapshot(s *snapshot.Snapshot) []Input {
 	return out
 }
 
-// workloadStatement: the first keyword opens a statement an application runs to read
-// or change data (planned or not: COPY, CALL and DO are part of the workload too).
-func workloadStatement(q string) bool {
+// IsQuery: the first keyword opens a statement an application runs to read or change
+// data (planned or not: COPY, CALL and DO are part of the workload too), rather than one
+// about the session or the schema (SET, BEGIN, SAVEPOINT, DDL, EXPLAIN).
+func IsQuery(q string) bool {
 	f := strings.Fields(strings.TrimSpace(stripLeadingComments(q)))
 	if len(f) == 0 {
 		return false

@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 )
@@ -107,4 +109,26 @@ func read(source, suffix string) ([]byte, error) {
 		return nil, fmt.Errorf("corpus: no %s for source %q (sources: %s)", suffix, source, strings.Join(Sources(), ", "))
 	}
 	return data, nil
+}
+
+// PgbenchScripts writes the custom pgbench scripts into dir and returns their paths, for
+// tests that run pgbench live.
+func PgbenchScripts(to string) ([]string, error) {
+	entries, err := fs.ReadDir(files, dir+"/pgbench")
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range entries {
+		data, err := files.ReadFile(dir + "/pgbench/" + e.Name())
+		if err != nil {
+			return nil, err
+		}
+		p := filepath.Join(to, e.Name())
+		if err := os.WriteFile(p, data, 0o644); err != nil {
+			return nil, fmt.Errorf("corpus: writing %s: %w", p, err)
+		}
+		out = append(out, p)
+	}
+	return out, nil
 }
