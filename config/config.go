@@ -87,6 +87,40 @@ type IndexOptimizer struct {
 	// UnusedIndexMinDays: statistics younger than this cannot call an index unused (a
 	// monthly report may not have run yet).
 	UnusedIndexMinDays int `yaml:"unusedIndexMinDays"`
+	// MinTableRows: tables the planner expects to hold fewer rows get no index (a
+	// sequential scan of them is as cheap); the advice lists them with this reason.
+	MinTableRows int `yaml:"minTableRows"`
+	// QueueValues name work-queue states ("schema.table.column = value"): statements
+	// filtering for them may get a partial index even when seen once.
+	QueueValues []string `yaml:"queueValues"`
+}
+
+// QueueValue is one parsed indexOptimizer.queueValues entry.
+type QueueValue struct {
+	Table, Column, Value string
+}
+
+// ParseQueueValue reads "schema.table.column = value" (or "table.column = value",
+// table then in public).
+func ParseQueueValue(s string) (QueueValue, bool) {
+	left, value, ok := strings.Cut(s, "=")
+	value = strings.Trim(strings.TrimSpace(value), "'")
+	parts := strings.Split(strings.TrimSpace(left), ".")
+	if !ok || value == "" {
+		return QueueValue{}, false
+	}
+	for _, p := range parts {
+		if p == "" || strings.ContainsFunc(p, func(r rune) bool { return r <= ' ' }) {
+			return QueueValue{}, false
+		}
+	}
+	switch len(parts) {
+	case 2:
+		return QueueValue{Table: "public." + parts[0], Column: parts[1], Value: value}, true
+	case 3:
+		return QueueValue{Table: parts[0] + "." + parts[1], Column: parts[2], Value: value}, true
+	}
+	return QueueValue{}, false
 }
 
 // Partitioner tunes partitioning advice.
@@ -212,6 +246,7 @@ func builtin(name string) (*Profile, bool) {
 				WriteCostWeight:         1.0,
 				UnusedIndexMinBytes:     10 * MB,
 				UnusedIndexMinDays:      35,
+				MinTableRows:            1000,
 			},
 			Partitioner: Partitioner{
 				Strategy:           "range",
@@ -272,6 +307,7 @@ func builtin(name string) (*Profile, bool) {
 				WriteCostWeight:         1.0,
 				UnusedIndexMinBytes:     1 * MB,
 				UnusedIndexMinDays:      7,
+				MinTableRows:            1000,
 			},
 			Partitioner: Partitioner{
 				Strategy:           "range",

@@ -37,6 +37,12 @@ func (p *Profile) Validate() error {
 	c.floatAtLeast("indexOptimizer.writeCostWeight", io.WriteCostWeight, 0)
 	c.sizeNotNegative("indexOptimizer.unusedIndexMinBytes", io.UnusedIndexMinBytes)
 	c.intRange("indexOptimizer.unusedIndexMinDays", io.UnusedIndexMinDays, 0, 3650)
+	c.intRange("indexOptimizer.minTableRows", io.MinTableRows, 0, 1_000_000_000)
+	for _, q := range io.QueueValues {
+		if _, ok := ParseQueueValue(q); !ok {
+			c.fail("indexOptimizer.queueValues", `write it as "schema.table.column = value"`, "%q is not a valid entry", q)
+		}
+	}
 
 	pt := p.Partitioner
 	c.oneOf("partitioner.strategy", pt.Strategy, partitionStrategies())

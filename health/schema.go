@@ -204,7 +204,7 @@ func indexName(table string, cols []string) string {
 func checkNoPrimaryKey(c *Context) []finding.Finding {
 	var out []finding.Finding
 	for _, t := range c.Snap.Tables {
-		if t.HasPrimaryKey || t.Kind == "partition" {
+		if t.HasPrimaryKey || t.Kind == "partition" || t.Kind == "materialized view" {
 			continue
 		}
 		f := c.OnTable(t.Schema, t.Name, "Table has no primary key")

@@ -34,7 +34,8 @@ type Options struct {
 	// a server's time); "calls" weighs plan cost by calls; "equal" counts each statement
 	// once. "auto" (default) is "time" when the statements carry timings, else "calls".
 	Weight string
-	// MinTableRows: smaller tables get no index candidates (default 1000).
+	// MinTableRows: tables the planner expects to hold fewer rows get no index
+	// candidates (default: indexOptimizer.minTableRows; -1 for no floor).
 	MinTableRows int
 	// MinGainPct stops the selection when the best remaining index saves less than this
 	// share of what the workload still costs with the indexes chosen so far (default 0.5).
@@ -63,6 +64,8 @@ type Advisor struct {
 	denied      int      // statements the role may not plan (no SELECT on a table)
 	mode        string   // the weighting in use
 	msPerCost   float64  // converts plan cost × calls to the weighting's units
+	// passed holds, by relation, why the workload's statements got no index there.
+	passed map[string]string
 }
 
 // Stats says what a run did.
@@ -97,6 +100,10 @@ type Recommendation struct {
 	Statements         []string `json:"statements"`
 	Sources            []string `json:"sources,omitempty"`
 	Replaces           []string `json:"replaces,omitempty"`
+	// Measured is false for index types HypoPG cannot simulate (GIN, GiST): their
+	// costs are the statements' costs today, and Note says what the index would do.
+	Measured bool   `json:"measured"`
+	Note     string `json:"note,omitempty"`
 }
 
 // Drop is one index to remove.
@@ -112,10 +119,21 @@ type Advice struct {
 	Recommendations []Recommendation `json:"recommendations"`
 	Drops           []Drop           `json:"drops"`
 	Skipped         []Skipped        `json:"skipped"`
+	// PassedOver lists the relations the workload reads that were given no index
+	// candidates, and why (too small, a view, a foreign table ...); Notes says what
+	// else the reader should know (tables never analysed).
+	PassedOver []PassedOver `json:"passed_over"`
+	Notes      []string     `json:"notes"`
 	Stats           Stats            `json:"stats"`
 	// Coverage says how much of the workload could be planned, so how much the advice
 	// speaks for.
 	Coverage workload.Coverage `json:"coverage"`
+}
+
+// PassedOver is a relation that got no index candidates.
+type PassedOver struct {
+	Table  string `json:"table"`
+	Reason string `json:"reason"`
 }
 
 // Skipped is a statement the advisor could not use.
@@ -138,8 +156,11 @@ func New(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, plan
 	default:
 		return nil, fmt.Errorf("indexadvisor: unknown weight %q (allowed: auto, time, calls, equal)", opts.Weight)
 	}
-	if opts.MinTableRows == 0 {
-		opts.MinTableRows = 1000
+	switch {
+	case opts.MinTableRows == 0:
+		opts.MinTableRows = cfg.IndexOptimizer.MinTableRows
+	case opts.MinTableRows < 0:
+		opts.MinTableRows = 0
 	}
 	if opts.MinGainPct == 0 {
 		opts.MinGainPct = 0.5
@@ -159,9 +180,13 @@ func New(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, plan
 	if err != nil {
 		return nil, err
 	}
-	a := &Advisor{cfg: cfg, opts: opts, snap: snap, planner: planner, hypo: h, cls: cls, tables: map[string]*snapshot.Table{}}
+	a := &Advisor{cfg: cfg, opts: opts, snap: snap, planner: planner, hypo: h, cls: cls, tables: map[string]*snapshot.Table{},
+		passed: map[string]string{}}
 	for i := range snap.Tables {
-		a.tables[snap.Tables[i].QualifiedName()] = &snap.Tables[i]
+		// A copy: the row estimates of tables never analysed are replaced by the
+		// planner's, and the caller's snapshot stays as it was.
+		t := snap.Tables[i]
+		a.tables[t.QualifiedName()] = &t
 	}
 	a.parser = sqlparse.NewParser(catalog{a}, 0)
 	a.stats.HypoPGVersion = h.version
@@ -317,8 +342,9 @@ func (a *Advisor) Advise(ctx context.Context, inputs []workload.Input) (*Advice,
 	if err := a.loadConstants(ctx); err != nil {
 		return nil, err
 	}
-	adv := &Advice{Recommendations: []Recommendation{}, Drops: []Drop{}, Skipped: []Skipped{}}
+	adv := &Advice{Recommendations: []Recommendation{}, Drops: []Drop{}, Skipped: []Skipped{}, PassedOver: []PassedOver{}, Notes: []string{}}
 	stmts := a.statements(ctx, inputs, adv)
+	a.relations(ctx, stmts, adv)
 	if a.denied > 0 {
 		readsTables := false // one of the database's own tables, not a catalog
 		for _, s := range stmts {
@@ -351,12 +377,13 @@ func (a *Advisor) Advise(ctx context.Context, inputs []workload.Input) (*Advice,
 	if err != nil {
 		return nil, err
 	}
-	adv.Recommendations = recs
+	adv.Recommendations = append(recs, a.unmeasured(stmts, adv)...)
 	drops, err := a.drops(ctx, stmts, recs)
 	if err != nil {
 		return nil, err
 	}
 	adv.Drops = drops
+	adv.PassedOver = a.passedOver()
 	for _, s := range stmts {
 		a.stats.FinalCost += s.weight * s.cur
 	}

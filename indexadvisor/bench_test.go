@@ -249,5 +249,6 @@ func BenchmarkAdvise1000(b *testing.B) {
 		b.ReportMetric(took.Seconds()/bare.Seconds(), "x-bare-explain")
 		b.Logf("1000 statements: advice in %.1fs (%d candidates, %d plans, %d recommendations, %d drops); bare generic EXPLAIN of each %.2fs; ratio %.1f",
 			took.Seconds(), adv.Stats.Candidates, adv.Stats.Evaluations, len(adv.Recommendations), len(adv.Drops), bare.Seconds(), took.Seconds()/bare.Seconds())
+		b.Logf("workload cost %.1f -> %.1f (-%.1f%%); coverage %.1f%% of the time", adv.Stats.BaselineCost, adv.Stats.FinalCost, adv.Stats.ImprovementPct, adv.Coverage.PlannedPct)
 	}
 }

@@ -2,6 +2,7 @@ package indexadvisor
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 
@@ -15,6 +16,12 @@ import (
 // maxKeys bounds candidate width: wider B-trees rarely pay for their size.
 const maxKeys = 3
 
+// BRIN pays on large tables whose column values follow the physical order closely.
+const (
+	brinCorrelation = 0.95
+	brinMinRows     = 100_000
+)
+
 // maxInclude bounds INCLUDE lists: "small select lists" only.
 const maxInclude = 3
 
@@ -27,6 +34,9 @@ type access struct {
 	joins   []string // columns joined to other tables
 	exprs   []string // lower(col) = ... : expression keys
 	partial []string // SQL predicates usable as partial-index conditions
+	// partialCol names, per partial predicate, the column it tests: the key of a
+	// partial index when the statement constrains nothing else.
+	partialCol map[string]string
 	cols    []string // every column the statement reads from the table
 	limit   bool
 	// singleRow: the statement returns one row and reads one from this table (a
@@ -52,7 +62,7 @@ func (a *Advisor) accesses(s *stmt) []*access {
 			return x
 		}
 		t := a.table(name)
-		if t == nil || t.RowEstimate < float64(a.opts.MinTableRows) && t.Kind != "partitioned" {
+		if t == nil || a.tooSmall(t) {
 			// Unknown (a view the plan must resolve) or too small to need an index.
 			byTable[name] = nil
 			return nil
@@ -82,12 +92,14 @@ func (a *Advisor) accesses(s *stmt) []*access {
 			}
 		case p.Op == "IS NOT NULL":
 			if pred, ok := a.partialPredicate(s, x.table, p); ok {
-				addUnique(&x.partial, pred)
+				x.addPartial(pred, col)
 			}
 		case p.Op == "=" || p.Op == "IN" || p.Op == "ANY" || p.Op == "IS NULL":
 			if pred, ok := a.partialPredicate(s, x.table, p); ok {
-				addUnique(&x.partial, pred)
-				continue
+				x.addPartial(pred, col)
+				if p.Op != "IS NULL" {
+					continue
+				}
 			}
 			addUnique(&x.eq, col)
 		case p.Op == "<" || p.Op == ">" || p.Op == "<=" || p.Op == ">=" || p.Op == "BETWEEN":
@@ -112,7 +124,7 @@ func (a *Advisor) accesses(s *stmt) []*access {
 		}
 		if ok {
 			if x := get(owner); x != nil {
-				x.sort = keys
+				x.sort = forwardKeys(keys)
 				for _, k := range keys {
 					addUnique(&x.cols, k.Column)
 				}
@@ -494,6 +506,15 @@ func (a *Advisor) candidates(x *access) []*Index {
 	base := func(keys []Key) *Index {
 		return &Index{Schema: t.Schema, Table: t.Name, Keys: keys, Method: "btree", Sources: []string{"workload"}}
 	}
+	// BRIN for a range over a column that follows the table's physical order (an
+	// append-only time column): a few pages summarise millions of rows.
+	for _, r := range x.rng {
+		if c := columnOf(t, r); c != nil && c.Correlation != nil && math.Abs(*c.Correlation) >= brinCorrelation && t.RowEstimate >= brinMinRows {
+			ix := base(cols(r))
+			ix.Method = "brin"
+			emit(ix)
+		}
+	}
 	for _, keys := range keySets {
 		emit(base(keys))
 		if inc := x.include(keys); len(inc) > 0 {
@@ -524,13 +545,37 @@ func (a *Advisor) candidates(x *access) []*Index {
 			}
 		}
 		if len(keySets) == 0 && len(x.sort) == 0 && len(x.rng) == 0 {
-			// WHERE status = 'pended' alone: index the primary key column under it.
-			if pk := primaryColumn(t); pk != "" {
-				ix := base(cols(pk))
-				ix.Where = where
-				emit(ix)
-			}
+			// WHERE status = 'pended' alone: a small index of the predicate's own
+			// column, holding just the rows of the queue.
+			ix := base(cols(x.partialCol[pred]))
+			ix.Where = where
+			emit(ix)
 		}
+	}
+	return out
+}
+
+func (x *access) addPartial(pred, col string) {
+	addUnique(&x.partial, pred)
+	if x.partialCol == nil {
+		x.partialCol = map[string]string{}
+	}
+	x.partialCol[pred] = col
+}
+
+// forwardKeys turns sort keys that all descend into ascending ones: a backward scan of
+// the ascending index returns them in the order asked for (and NULLs first, as DESC
+// does by default). Only mixed directions need DESC in the index.
+func forwardKeys(keys []Key) []Key {
+	for _, k := range keys {
+		if !k.Desc {
+			return keys
+		}
+	}
+	out := make([]Key, len(keys))
+	for i, k := range keys {
+		k.Desc = false
+		out[i] = k
 	}
 	return out
 }
@@ -573,14 +618,6 @@ func (x *access) include(keys []Key) []string {
 	return inc
 }
 
-func primaryColumn(t *snapshot.Table) string {
-	for _, c := range t.Columns {
-		if c.Name == "id" {
-			return c.Name
-		}
-	}
-	return ""
-}
 
 func hasColumn(t *snapshot.Table, col string) bool {
 	for _, c := range t.Columns {

@@ -79,12 +79,10 @@ func (h *hypo) create(ctx context.Context, ix *Index) (hypoIndex, error) {
 		return hypoIndex{}, fmt.Errorf("indexadvisor: too many hypothetical indexes at once")
 	}
 	var hi hypoIndex
-	if err := h.conn.QueryRow(ctx, policy.Marker+"SELECT indexrelid, indexname FROM "+h.fn("hypopg_create_index")+"($1)", ix.Definition(false)).
-		Scan(&hi.oid, &hi.name); err != nil {
+	// One round trip: creating and sizing run for every candidate evaluated.
+	if err := h.conn.QueryRow(ctx, policy.Marker+"SELECT h.indexrelid, h.indexname, "+h.fn("hypopg_relation_size")+"(h.indexrelid) FROM "+
+		h.fn("hypopg_create_index")+"($1) h", ix.Definition(false)).Scan(&hi.oid, &hi.name, &hi.size); err != nil {
 		return hypoIndex{}, err
-	}
-	if err := h.conn.QueryRow(ctx, policy.Marker+"SELECT "+h.fn("hypopg_relation_size")+"($1)", hi.oid).Scan(&hi.size); err != nil {
-		return hypoIndex{}, fmt.Errorf("indexadvisor: sizing a hypothetical index: %w", err)
 	}
 	h.live[sig] = hi
 	h.count++

@@ -13,6 +13,8 @@ type Key struct {
 	Column string `json:"column,omitempty"` // a plain column
 	Expr   string `json:"expr,omitempty"`   // an expression such as lower(email)
 	Desc   bool   `json:"desc,omitempty"`
+	// OpClass is a non-default operator class (gin_trgm_ops, jsonb_path_ops).
+	OpClass string `json:"opclass,omitempty"`
 }
 
 func (k Key) sql() string {
@@ -21,6 +23,9 @@ func (k Key) sql() string {
 		s = "(" + k.Expr + ")"
 	} else {
 		s = pgx.Identifier{k.Column}.Sanitize()
+	}
+	if k.OpClass != "" {
+		s += " " + k.OpClass
 	}
 	if k.Desc {
 		s += " DESC"
@@ -32,6 +37,9 @@ func (k Key) label() string {
 	name := k.Column
 	if k.Expr != "" {
 		name = k.Expr
+	}
+	if k.OpClass != "" {
+		name += " " + k.OpClass
 	}
 	if k.Desc {
 		name += " DESC"

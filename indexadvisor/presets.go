@@ -72,8 +72,8 @@ func (a *Advisor) single(ctx context.Context, sql, source string) (*workload.Sta
 func (a *Advisor) presets(ctx context.Context) []preset {
 	var out []preset
 	for i := range a.snap.Tables {
-		t := &a.snap.Tables[i]
-		if t.RowEstimate < float64(a.opts.MinTableRows) {
+		t := a.table(a.snap.Tables[i].QualifiedName())
+		if t == nil || a.tooSmall(t) {
 			continue
 		}
 		cls := a.classify(t)

@@ -37,7 +37,18 @@ type cand struct {
 	// the two work as a pair (a join's two sides), so the candidate is judged by what
 	// the pair does for the statement, not by its share of it.
 	joint map[*stmt]bool
+	// own are the statements the candidate was made for; the others only share its
+	// leading column. When there are many of those, their costs are borrowed from the
+	// one-column candidate on that column (lead) instead of planned again: a wider
+	// index on the same leading column serves them no better.
+	own  map[*stmt]bool
+	lead *cand
 }
+
+// borrowAbove is the number of leading-column-only statements from which a wide
+// candidate borrows their costs instead of planning each (4,950 statements over 100
+// columns would otherwise take half a million plans).
+const borrowAbove = 16
 
 // maxChosen bounds a run's recommendations.
 const maxChosen = 40
@@ -68,6 +79,10 @@ func (a *Advisor) generate(stmts []*stmt) []*cand {
 					addUnique(&c.ix.Sources, src)
 				}
 				addStmt(c, s)
+				if c.own == nil {
+					c.own = map[*stmt]bool{}
+				}
+				c.own[s] = true
 			}
 			for _, bundle := range a.orBundles(x) {
 				var need []*Index
@@ -113,8 +128,23 @@ func (a *Advisor) generate(stmts []*stmt) []*cand {
 			}
 		}
 	}
+	linkLeads(order, bySig)
 	a.stats.Candidates = len(order)
 	return order
+}
+
+// linkLeads points each wide candidate with many leading-column-only statements at
+// the one-column candidate on its leading column, whose plans stand for those.
+func linkLeads(order []*cand, bySig map[string]*cand) {
+	for _, c := range order {
+		if len(c.also) > 0 || len(c.ix.Keys) < 2 && len(c.ix.Include) == 0 || len(c.stmts)-len(c.own) <= borrowAbove {
+			continue
+		}
+		single := &Index{Schema: c.ix.Schema, Table: c.ix.Table, Keys: c.ix.Keys[:1], Method: c.ix.Method, Where: c.ix.Where}
+		if lead := bySig[single.Signature()]; lead != nil && lead != c {
+			c.lead = lead
+		}
+	}
 }
 
 // members are the candidate's indexes: one, or an OR bundle's.
@@ -325,6 +355,11 @@ func (a *Advisor) evaluate(ctx context.Context, c *cand, all []*stmt) error {
 	for _, s := range replan {
 		c.seen[s] = s.version
 	}
+	if c.lead != nil && !c.lead.evaluated {
+		if err := a.evaluate(ctx, c.lead, all); err != nil {
+			return err
+		}
+	}
 	if len(replan) > 0 {
 		var his []hypoIndex
 		var created []*Index
@@ -350,6 +385,13 @@ func (a *Advisor) evaluate(ctx context.Context, c *cand, all []*stmt) error {
 			return nil
 		}
 		for _, s := range replan {
+			if c.lead != nil && !c.own[s] {
+				if cost, ok := c.lead.costs[s]; ok {
+					c.costs[s] = cost
+					c.joint[s] = c.lead.joint[s]
+				}
+				continue
+			}
 			pl, err := a.plan(ctx, s)
 			if err != nil || !usesAll(pl, his) {
 				continue
@@ -605,7 +647,7 @@ func (a *Advisor) recommendations(stmts []*stmt, chosen []*cand, plans map[*stmt
 	var out []Recommendation
 	for _, c := range chosen {
 		r := Recommendation{Table: c.ix.Qualified(), Name: c.ix.Name(), Columns: c.ix.Columns(), Include: c.ix.Include,
-			Where: c.ix.Where, Method: c.ix.method(), SQL: c.ix.Definition(true), EstimatedSizeBytes: c.size, Sources: c.ix.Sources}
+			Where: c.ix.Where, Method: c.ix.method(), SQL: c.ix.Definition(true), EstimatedSizeBytes: c.size, Sources: c.ix.Sources, Measured: true}
 		if r.Include == nil {
 			r.Include = []string{}
 		}

@@ -145,12 +145,13 @@ func tableSQL(exact bool) string {
 		0::bigint, false`
 	}
 	return `SELECT n.nspname, c.relname, c.oid::int8,
-		CASE WHEN c.relkind = 'p' THEN 'partitioned' WHEN c.relispartition THEN 'partition' ELSE 'table' END,
+		CASE WHEN c.relkind = 'p' THEN 'partitioned' WHEN c.relkind = 'm' THEN 'materialized view'
+		     WHEN c.relispartition THEN 'partition' ELSE 'table' END,
 		coalesce((SELECT pn.nspname || '.' || pc.relname FROM pg_inherits i JOIN pg_class pc ON pc.oid = i.inhparent
 		          JOIN pg_namespace pn ON pn.oid = pc.relnamespace WHERE i.inhrelid = c.oid LIMIT 1), ''),
 		CASE c.relpersistence WHEN 'u' THEN 'unlogged' WHEN 't' THEN 'temporary' ELSE 'permanent' END,
 		coalesce(c.reloptions, '{}'), coalesce(t.reloptions, '{}'),
-		greatest(c.reltuples, 0)::float8, c.relpages::bigint, ` + sizes + `,
+		greatest(c.reltuples, 0)::float8, c.reltuples < 0, c.relpages::bigint, ` + sizes + `,
 		coalesce(s.seq_scan, 0), coalesce(s.seq_tup_read, 0), coalesce(s.idx_scan, 0), coalesce(s.idx_tup_fetch, 0),
 		coalesce(s.n_tup_ins, 0), coalesce(s.n_tup_upd, 0), coalesce(s.n_tup_del, 0), coalesce(s.n_tup_hot_upd, 0),
 		coalesce(s.n_live_tup, 0), coalesce(s.n_dead_tup, 0), coalesce(s.n_mod_since_analyze, 0), coalesce(s.n_ins_since_vacuum, 0),
@@ -166,7 +167,7 @@ func tableSQL(exact bool) string {
 		LEFT JOIN pg_class t ON t.oid = c.reltoastrelid
 		LEFT JOIN pg_stat_all_tables s ON s.relid = c.oid
 		LEFT JOIN pg_statio_all_tables io ON io.relid = c.oid
-		WHERE c.relkind IN ('r', 'p') AND ` + userSchemas + ` AND ` + notExtensionMember("c.oid") + `
+		WHERE c.relkind IN ('r', 'p', 'm') AND ` + userSchemas + ` AND ` + notExtensionMember("c.oid") + `
 		ORDER BY n.nspname, c.relname`
 }
 
@@ -194,7 +195,7 @@ func (c *collector) readTables(ctx context.Context, exact bool) ([]Table, error)
 		var oid int64
 		var readable bool
 		err := r.Scan(&t.Schema, &t.Name, &oid, &t.Kind, &t.Parent, &t.Persistence, &t.Options, &t.ToastOpts,
-			&t.RowEstimate, &t.Pages, &t.HeapBytes, &t.ToastBytes, &t.IndexBytes, &t.TotalBytes, &t.SizeExact,
+			&t.RowEstimate, &t.NeverAnalyzed, &t.Pages, &t.HeapBytes, &t.ToastBytes, &t.IndexBytes, &t.TotalBytes, &t.SizeExact,
 			&t.SeqScan, &t.SeqTupRead, &t.IdxScan, &t.IdxTupFetch, &t.Inserts, &t.Updates, &t.Deletes, &t.HotUpdates,
 			&t.LiveTuples, &t.DeadTuples, &t.ModSinceAnalyze, &t.InsSinceVacuum,
 			&t.LastVacuum, &t.LastAutovacuum, &t.LastAnalyze, &t.LastAutoanalyze,

@@ -130,20 +130,23 @@ type Table struct {
 	Schema      string   `json:"schema"`
 	Name        string   `json:"name"`
 	OID         uint32   `json:"oid"`
-	Kind        string   `json:"kind"` // "table", "partitioned", "partition"
+	Kind        string   `json:"kind"` // "table", "partitioned", "partition", "materialized view"
 	Parent      string   `json:"parent,omitempty"`
 	Persistence string   `json:"persistence"` // "permanent", "unlogged", "temporary"
 	Options     []string `json:"options,omitempty"`
 	ToastOpts   []string `json:"toast_options,omitempty"`
 
 	RowEstimate float64 `json:"row_estimate"`
-	Pages       int64   `json:"pages"`
-	HeapBytes   int64   `json:"heap_bytes"`
-	ToastBytes  int64   `json:"toast_bytes"`
-	IndexBytes  int64   `json:"index_bytes"`
-	TotalBytes  int64   `json:"total_bytes"`
-	SizeExact   bool    `json:"size_exact"` // false: from relpages, because sizing would have waited on a lock
-	FillFactor  int     `json:"fill_factor"`
+	// NeverAnalyzed: pg_class.reltuples is -1 (PostgreSQL 14+): no ANALYZE or VACUUM has
+	// run, RowEstimate is 0 and the planner guesses the size from the table's pages.
+	NeverAnalyzed bool  `json:"never_analyzed,omitempty"`
+	Pages         int64 `json:"pages"`
+	HeapBytes     int64 `json:"heap_bytes"`
+	ToastBytes    int64 `json:"toast_bytes"`
+	IndexBytes    int64 `json:"index_bytes"`
+	TotalBytes    int64 `json:"total_bytes"`
+	SizeExact     bool  `json:"size_exact"` // false: from relpages, because sizing would have waited on a lock
+	FillFactor    int   `json:"fill_factor"`
 
 	SeqScan         int64 `json:"seq_scan"`
 	SeqTupRead      int64 `json:"seq_tup_read"`

@@ -105,3 +105,11 @@ func TestTakeUnwraps(t *testing.T) {
 		t.Errorf("declared types %v", in.Declared)
 	}
 }
+
+func TestRedactNearQuotes(t *testing.T) {
+	for _, msg := range []string{`syntax error at or near "'a"MRN-4417'"`, `syntax error at or near "'MRN-4417'" at character 40`} {
+		if got := RedactNear(msg); strings.Contains(got, "MRN") || !strings.Contains(got, "at or near a token") {
+			t.Errorf("RedactNear(%q) = %q", msg, got)
+		}
+	}
+}

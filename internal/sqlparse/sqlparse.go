@@ -196,7 +196,9 @@ type ParseError struct{ Msg string }
 func (e *ParseError) Error() string { return "cannot parse the statement: " + e.Msg }
 
 // nearToken is the token a syntax error quotes, which can be a literal from the text.
-var nearToken = regexp.MustCompile(`(at or near) "(?:[^"]|"")*"`)
+// PostgreSQL does not escape quotes inside it ('a"MRN-4417' is quoted as
+// "'a"MRN-4417'"), so everything up to the last quote goes.
+var nearToken = regexp.MustCompile(`(at or near) ".*"`)
 
 // RedactNear drops the quoted token from a syntax error ("syntax error at or near
 // "'MRN-1234'"" becomes "syntax error at or near a token"): the token can be a value.
