@@ -124,7 +124,7 @@ type Advice struct {
 	// else the reader should know (tables never analysed).
 	PassedOver []PassedOver `json:"passed_over"`
 	Notes      []string     `json:"notes"`
-	Stats           Stats            `json:"stats"`
+	Stats      Stats        `json:"stats"`
 	// Coverage says how much of the workload could be planned, so how much the advice
 	// speaks for.
 	Coverage workload.Coverage `json:"coverage"`

@@ -37,8 +37,8 @@ type access struct {
 	// partialCol names, per partial predicate, the column it tests: the key of a
 	// partial index when the statement constrains nothing else.
 	partialCol map[string]string
-	cols    []string // every column the statement reads from the table
-	limit   bool
+	cols       []string // every column the statement reads from the table
+	limit      bool
 	// singleRow: the statement returns one row and reads one from this table (a
 	// lookup by a unique key): an index-only scan would save one page read, which
 	// does not pay for a second index.
@@ -617,7 +617,6 @@ func (x *access) include(keys []Key) []string {
 	sort.Strings(inc)
 	return inc
 }
-
 
 func hasColumn(t *snapshot.Table, col string) bool {
 	for _, c := range t.Columns {
