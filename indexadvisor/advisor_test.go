@@ -19,7 +19,13 @@ import (
 
 var pg *pgtest.Cluster
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
+// Statistics are made deterministic: no autovacuum re-analysing a template between
+// clones, and a statistics target whose sample (300 rows per unit) reads every row of
+// the test tables, so the planner's estimates, and the advice, are the same every run.
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.MainWithOptions(m, &pg, pgtest.Options{Settings: map[string]string{
+		"autovacuum": "off", "default_statistics_target": "1000"}}))
+}
 
 const fixture = `
 CREATE TABLE visits (
