@@ -53,7 +53,7 @@ func New(ctx context.Context, conn *pgx.Conn) (*Planner, error) {
 	// Bound values are logged with log_statement = all unless this is 0; only roles
 	// allowed to set it (superusers, or GRANT SET ON PARAMETER) can, others keep the
 	// server's setting, and sensitive columns never give values anyway.
-	_, _ = conn.Exec(ctx, "SET log_parameter_max_length = 0")
+	_, _ = conn.Exec(ctx, policy.Marker+"SET log_parameter_max_length = 0")
 	return &Planner{conn: conn, major: num / 10000, cat: newCatalogCache(), accepted: map[string][]uint32{}}, nil
 }
 

@@ -189,6 +189,11 @@ func New(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, plan
 		a.tables[t.QualifiedName()] = &t
 	}
 	a.parser = sqlparse.NewParser(catalog{a}, 0)
+	// Identifiers never give planning values from their statistics.
+	planner.SetSensitive(func(table, column string) bool {
+		t := a.table(table)
+		return t != nil && a.phiColumn(t, column)
+	})
 	a.stats.HypoPGVersion = h.version
 	a.stats.DropsByPlans = !h.canHide
 	return a, nil

@@ -174,7 +174,8 @@ func (a *Analyzer) Analyze(ctx context.Context, s *snapshot.Snapshot) (*Result, 
 // AnalyzeInputs analyses the given statements.
 func (a *Analyzer) AnalyzeInputs(ctx context.Context, inputs []workload.Input) (*Result, error) {
 	start := time.Now()
-	res := &Result{Stats: RunStats{Inputs: len(inputs)}}
+	res := &Result{Stats: RunStats{Inputs: len(inputs)}, Statements: []*StatementResult{}, Findings: []finding.Finding{},
+		Coverage: workload.Coverage{Left: []workload.Left{}}}
 	stmts, excluded := workload.Group(inputs, a.parser)
 	res.Stats.Excluded = excluded.Inputs
 	var total float64
@@ -215,15 +216,30 @@ func (a *Analyzer) AnalyzeInputs(ctx context.Context, inputs []workload.Input) (
 	if a.planner != nil {
 		res.Coverage = workload.MeasureCoverage(stmts, 10)
 	}
+	if n, calls := workload.Hidden(stmts); n > 0 {
+		res.Findings = append(res.Findings, a.hiddenFinding(n, calls))
+	}
 	finding.Sort(res.Findings)
 	res.Stats.TotalMs = float64(time.Since(start).Microseconds()) / 1000
 	return res, nil
 }
 
+// hiddenFinding says the query rules could not decide for statements whose text the
+// role may not read: an unknown, never a silent pass.
+func (a *Analyzer) hiddenFinding(n int, calls int64) finding.Finding {
+	f := finding.Finding{Check: "query.not_planned", Area: "queries", Severity: finding.Info, Status: finding.Unknown,
+		Object: "workload", Title: fmt.Sprintf("%d statements (%d calls) could not be analysed: their text is hidden from this role", n, calls),
+		Detail:         "pg_stat_statements shows other roles' statement texts only to superusers and members of pg_read_all_stats, so the query rules could not look at these statements.",
+		Recommendation: "GRANT pg_read_all_stats TO the role pgmedic connects as (it reads statistics, no table data).",
+		References:     []finding.Reference{{Title: "PostgreSQL documentation: pg_stat_statements", URL: "https://www.postgresql.org/docs/current/pgstatstatements.html"}}}
+	f.ID = finding.MakeID(f.Check, f.Object)
+	return f
+}
+
 // result starts the analysis of one workload statement.
 func (a *Analyzer) result(ws *workload.Statement) *StatementResult {
 	sr := &StatementResult{Fingerprint: ws.Fingerprint, QueryIDs: ws.QueryIDs, Query: ws.Display, Source: ws.Source,
-		st: ws.Parsed, in: ws.Stats, raw: ws.Raw(), ws: ws}
+		st: ws.Parsed, in: ws.Stats, raw: ws.Raw(), ws: ws, Findings: []finding.Finding{}}
 	if ws.Parsed != nil {
 		sr.Kind = string(ws.Parsed.Kind)
 	}
@@ -243,7 +259,7 @@ func (a *Analyzer) finish(sr *StatementResult) {
 	if sr.Plan == nil && sr.NotPlanned == "" && a.planner != nil {
 		sr.NotPlanned = "no plan was made"
 	}
-	sr.Findings = a.runRules(sr)
+	sr.Findings = append(sr.Findings, a.runRules(sr)...)
 	if sr.Plan != nil {
 		grade(a, sr)
 	}

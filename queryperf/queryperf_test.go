@@ -366,14 +366,31 @@ func TestWorkloadStatementsAllPlan(t *testing.T) {
 	}
 	e := setup(t, db, false)
 	inputs := workload.FromSnapshot(e.snap)
+	var total float64
+	for _, in := range inputs {
+		total += in.TotalMs
+	}
 	inputs = append(inputs,
 		workload.Input{Text: "SELECT * FROM patients WHERE $1 IS NULL", Source: "file"},
-		workload.Input{Text: "SELEC broken", Source: "file"})
+		workload.Input{Text: "SELEC broken", Source: "file"},
+		// A costly statement whose text pg_stat_statements hides from this role, and one
+		// that reads a session's temporary function.
+		workload.Input{Text: "<insufficient privilege>", QueryID: 77, Calls: 10, TotalMs: total / 4, HasStats: true, Source: "hidden"},
+		workload.Input{Text: "SELECT * FROM pg_temp.report_fn($1)", Calls: 10, TotalMs: total / 4, HasStats: true, Source: "temporary"})
 	res := e.inputs(t, inputs...)
-	// The parameter no context types is planned as text; the broken text is reported,
-	// with no grade, and counts against the coverage.
-	if res.Stats.NotPlanned != 1 || res.Coverage.NotPlanned != 1 || len(res.Coverage.Left) != 1 {
+	// The parameter no context types is planned as text; the broken text, the hidden
+	// one and the temporary function are reported, with no grade, and count against
+	// the coverage.
+	if res.Stats.NotPlanned != 3 || res.Coverage.NotPlanned != 3 || len(res.Coverage.Left) != 3 || res.Coverage.PlannedPct > 70 {
 		t.Errorf("not planned %d, coverage %+v", res.Stats.NotPlanned, res.Coverage)
+	}
+	var costly, hidden bool
+	for _, f := range res.Findings {
+		costly = costly || f.Check == "query.not_planned" && f.Status == finding.Open && strings.Contains(f.Title, "temporary object")
+		hidden = hidden || f.Check == "query.not_planned" && f.Status == finding.Unknown && strings.Contains(f.Recommendation, "pg_read_all_stats")
+	}
+	if !costly || !hidden {
+		t.Errorf("want a finding for the costly unplanned statement (%v) and an unknown for the hidden one (%v): %v", costly, hidden, checks(res.Findings))
 	}
 	for _, s := range res.Statements {
 		if s.NotPlanned != "" && (s.Grade != "" || s.Score != nil) {

@@ -3,6 +3,7 @@ package workload
 import (
 	"context"
 	"errors"
+	"fmt"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
@@ -93,6 +94,17 @@ func (s *Statement) Constant(n int) (*sqlparse.Literal, bool) {
 	return first, first != nil
 }
 
+// Hidden counts the statements whose text the role may not read, and their calls.
+func Hidden(stmts []*Statement) (n int, calls int64) {
+	for _, s := range stmts {
+		if s.NotPlannable != nil && s.NotPlannable.Code == sqlparse.ReasonHidden {
+			n++
+			calls += s.Stats.Calls
+		}
+	}
+	return n, calls
+}
+
 // Excluded counts inputs left out of the workload: statements about the database
 // rather than of the application (SET, VACUUM, DDL).
 type Excluded struct {
@@ -178,10 +190,17 @@ func (g *grouper) split(in Input) {
 
 func (g *grouper) notPlannable(in Input, np *sqlparse.NotPlannable) {
 	key := "text:" + sqlparse.SafeText(in.Text, 200)
+	if np.Code == sqlparse.ReasonHidden {
+		key = fmt.Sprintf("hidden:%d", in.QueryID) // one per statement, not one for them all
+	}
 	if fp, err := pg_query.Fingerprint(in.Text); err == nil {
 		key = fp
 	}
-	s := g.statement(key, in, sqlparse.SafeText(in.Text, 400))
+	display := sqlparse.SafeText(in.Text, 400)
+	if np.Code == sqlparse.ReasonHidden {
+		display = fmt.Sprintf("(text hidden; queryid %d)", in.QueryID)
+	}
+	s := g.statement(key, in, display)
 	if s.NotPlannable == nil && s.Intake == nil {
 		s.NotPlannable = np
 	}

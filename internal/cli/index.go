@@ -133,6 +133,9 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 	}
 	a.logf("evaluated %d candidates over %d statements with %d plans in %.1fs; workload cost %.0f -> %.0f (-%.1f%%)",
 		res.Stats.Candidates, res.Stats.Statements, res.Stats.Evaluations, res.Stats.Seconds, res.Stats.BaselineCost, res.Stats.FinalCost, res.Stats.ImprovementPct)
+	if w := coverageWarning(res.Coverage); w != "" {
+		a.logf("pgmedic: warning: %s", w)
+	}
 	return res, nil
 }
 
@@ -152,6 +155,11 @@ func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
 		}
 		return nil
 	}
+	fmt.Fprintln(w, coverageLine(adv.Coverage))
+	if warn := coverageWarning(adv.Coverage); warn != "" {
+		fmt.Fprintf(w, "Warning: %s\n", warn)
+	}
+	fmt.Fprintln(w)
 	if len(adv.Recommendations) == 0 {
 		fmt.Fprintln(w, "No new indexes would pay for themselves on this workload.")
 	} else {
@@ -171,6 +179,18 @@ func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
 		if len(r.Replaces) > 0 {
 			fmt.Fprintf(w, "      replaces: %s\n", strings.Join(r.Replaces, ", "))
 		}
+		if r.Note != "" {
+			fmt.Fprintf(w, "      note: %s\n", r.Note)
+		}
+	}
+	if len(adv.PassedOver) > 0 {
+		fmt.Fprintf(w, "\nRelations given no index (%d):\n", len(adv.PassedOver))
+		for _, p := range adv.PassedOver {
+			fmt.Fprintf(w, " - %s: %s\n", p.Table, p.Reason)
+		}
+	}
+	for _, n := range adv.Notes {
+		fmt.Fprintf(w, "\nNote: %s\n", n)
 	}
 	if len(adv.Drops) > 0 {
 		fmt.Fprintf(w, "\nIndexes to drop (%d):\n", len(adv.Drops))
@@ -193,6 +213,23 @@ func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
 		fmt.Fprintln(w, "\nCarry it out with: pgmedic index apply --apply (one index at a time, concurrently, with lock timeouts and retries).")
 	}
 	return nil
+}
+
+// coverageWarning warns when the advice speaks for less than 95% of the workload, and
+// names the largest statements left out.
+func coverageWarning(c workload.Coverage) string {
+	if c.Statements == 0 || c.PlannedPct >= 95 {
+		return ""
+	}
+	var names []string
+	for i, l := range c.Left {
+		if i == 3 {
+			break
+		}
+		names = append(names, fmt.Sprintf("%s (%.1f%%: %s)", shortenQuery(l.Query, 60), l.SharePct, l.Reason))
+	}
+	return fmt.Sprintf("the advice covers only %.1f%% of the workload's %s; the largest statements left out: %s",
+		c.PlannedPct, c.Measure, strings.Join(names, "; "))
 }
 
 type applyFlags struct {

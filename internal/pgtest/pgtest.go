@@ -322,3 +322,24 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// QueryStrings runs a one-column query and returns its rows as text.
+func (db *DB) QueryStrings(t testing.TB, sql string, args ...any) []string {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	conn, err := pgconn.Connect(ctx, db.SocketURI, pgconn.Policy{Write: true})
+	if err != nil {
+		t.Fatalf("pgtest: connecting to %s: %v", db.Name, err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, sql, args...)
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", firstLine(sql), err)
+	}
+	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatalf("pgtest: %s: %v", firstLine(sql), err)
+	}
+	return out
+}

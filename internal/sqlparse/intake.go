@@ -65,7 +65,12 @@ const (
 	ReasonCursor     = "cursor"
 	ReasonUtility    = "utility"
 	ReasonEmpty      = "empty"
+	ReasonHidden     = "hidden"
 )
+
+// HiddenText is what pg_stat_statements shows in place of the text of another role's
+// statement to a role without pg_read_all_stats.
+const HiddenText = "<insufficient privilege>"
 
 // IsNotPlannable reports whether err says a text cannot be planned, and why.
 func IsNotPlannable(err error) (*NotPlannable, bool) {
@@ -77,6 +82,9 @@ func IsNotPlannable(err error) (*NotPlannable, bool) {
 // Take turns one statement text into a plannable statement. Texts that cannot be
 // planned get a *NotPlannable error with a precise reason.
 func Take(text string) (*Intake, error) {
+	if strings.TrimSpace(text) == HiddenText {
+		return nil, &NotPlannable{ReasonHidden, "this role may not read the statement's text (pg_stat_statements hides other roles' statements): GRANT pg_read_all_stats TO it"}
+	}
 	rewritten := RewriteTypedParams(text)
 	tree, err := pg_query.Parse(rewritten)
 	if err != nil {
