@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"math"
 	"strings"
 	"time"
@@ -339,11 +341,16 @@ func (s *stmt) boundOnly(value string) bool {
 // Advise analyses the workload (statements from the snapshot's pg_stat_statements or
 // given inputs) and returns the advice.
 func (a *Advisor) Advise(ctx context.Context, inputs []workload.Input) (*Advice, error) {
-	start := a.opts.Now()
-	defer a.hypo.reset(context.Background())
 	if inputs == nil {
 		inputs = workload.FromSnapshot(a.snap)
 	}
+	return a.AdviseSeq(ctx, slices.Values(inputs))
+}
+
+// AdviseSeq advises on a stream of statements (a file or log read as it goes).
+func (a *Advisor) AdviseSeq(ctx context.Context, inputs iter.Seq[workload.Input]) (*Advice, error) {
+	start := a.opts.Now()
+	defer a.hypo.reset(context.Background())
 	if err := a.loadConstants(ctx); err != nil {
 		return nil, err
 	}
@@ -403,8 +410,8 @@ func (a *Advisor) Advise(ctx context.Context, inputs []workload.Input) (*Advice,
 }
 
 // statements groups, weighs and plans the inputs (through the shared workload intake).
-func (a *Advisor) statements(ctx context.Context, inputs []workload.Input, adv *Advice) []*stmt {
-	grouped, _ := workload.Group(inputs, a.parser)
+func (a *Advisor) statements(ctx context.Context, inputs iter.Seq[workload.Input], adv *Advice) []*stmt {
+	grouped, _ := workload.GroupSeq(inputs, a.parser)
 	var out []*stmt
 	tick := a.ticker()
 	for i, ws := range grouped {

@@ -12,6 +12,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -173,11 +175,16 @@ func (a *Analyzer) Analyze(ctx context.Context, s *snapshot.Snapshot) (*Result, 
 
 // AnalyzeInputs analyses the given statements.
 func (a *Analyzer) AnalyzeInputs(ctx context.Context, inputs []workload.Input) (*Result, error) {
+	return a.AnalyzeSeq(ctx, slices.Values(inputs))
+}
+
+// AnalyzeSeq analyses a stream of statements (a file or log read as it goes).
+func (a *Analyzer) AnalyzeSeq(ctx context.Context, inputs iter.Seq[workload.Input]) (*Result, error) {
 	start := time.Now()
-	res := &Result{Stats: RunStats{Inputs: len(inputs)}, Statements: []*StatementResult{}, Findings: []finding.Finding{},
+	res := &Result{Statements: []*StatementResult{}, Findings: []finding.Finding{},
 		Coverage: workload.Coverage{Left: []workload.Left{}}}
-	stmts, excluded := workload.Group(inputs, a.parser)
-	res.Stats.Excluded = excluded.Inputs
+	stmts, excluded := workload.GroupSeq(inputs, a.parser)
+	res.Stats.Inputs, res.Stats.Excluded = excluded.Seen, excluded.Inputs
 	var total float64
 	for _, ws := range stmts {
 		total += ws.Stats.TotalMs

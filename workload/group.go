@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"iter"
+	"slices"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
 
@@ -106,16 +108,24 @@ func Hidden(stmts []*Statement) (n int, calls int64) {
 }
 
 // Excluded counts inputs left out of the workload: statements about the database
-// rather than of the application (SET, VACUUM, DDL).
+// rather than of the application (SET, VACUUM, DDL). Seen counts every input.
 type Excluded struct {
 	Inputs int
+	Seen   int
 }
 
 // Group parses every input and groups the inputs by fingerprint. parser resolves names
 // for the analyzers (its catalog) and caches parses.
 func Group(inputs []Input, parser *sqlparse.Parser) ([]*Statement, Excluded) {
+	return GroupSeq(slices.Values(inputs), parser)
+}
+
+// GroupSeq is Group over a stream: a statement file or log is grouped as it is read,
+// and only each statement's few samples are kept.
+func GroupSeq(inputs iter.Seq[Input], parser *sqlparse.Parser) ([]*Statement, Excluded) {
 	g := &grouper{parser: parser, byKey: map[string]*Statement{}}
-	for _, in := range inputs {
+	for in := range inputs {
+		g.excluded.Seen++
 		g.add(in)
 	}
 	return g.order, g.excluded

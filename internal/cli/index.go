@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -94,10 +95,10 @@ func (a *app) advise(f adviseFlags) error {
 }
 
 func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*indexadvisor.Advice, error) {
-	var inputs []workload.Input
+	var file *statementFile
 	if f.file != "" {
 		var err error
-		if inputs, err = a.readStatements(f.file); err != nil {
+		if file, err = a.openStatements(f.file); err != nil {
 			return nil, err
 		}
 	}
@@ -106,9 +107,12 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 		return nil, err
 	}
 	defer sess.close()
-	if f.file == "" && !sess.snap.Workload.Available {
+	inputs := slices.Values(workload.FromSnapshot(sess.snap))
+	switch {
+	case file != nil:
+		inputs = file.inputs(a)
+	case !sess.snap.Workload.Available:
 		a.logf("pgmedic: warning: %s; advising from the healthcare presets alone (--file takes the application's SQL or a server log instead)", sess.snap.Workload.Reason)
-		inputs = []workload.Input{}
 	}
 	opts := indexadvisor.Options{Weight: f.weight, Progress: func(msg string) { a.logf("%s", msg) }}
 	if f.noPresets {
@@ -123,7 +127,10 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 		}
 		return nil, err
 	}
-	res, err := adv.Advise(a.ctx, inputs)
+	res, err := adv.AdviseSeq(a.ctx, inputs)
+	if err == nil && file != nil {
+		err = file.finish(a)
+	}
 	if errors.Is(err, indexadvisor.ErrCannotRead) {
 		return nil, &jobError{msg: err.Error(), err: err,
 			hint: "EXPLAIN needs SELECT on the tables: connect as the application's role, or grant pg_read_all_data (or SELECT on the schema's tables) to this one"}

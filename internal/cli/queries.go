@@ -6,7 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
+	"iter"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -90,9 +91,9 @@ func (a *app) queries(f queriesFlags) error {
 	if f.top == 0 {
 		f.top = cfg.QueryAnalyzer.TopStatements
 	}
-	var inputs []workload.Input
+	var file *statementFile
 	if f.file != "" {
-		if inputs, err = a.readStatements(f.file); err != nil {
+		if file, err = a.openStatements(f.file); err != nil {
 			return err
 		}
 	}
@@ -101,20 +102,28 @@ func (a *app) queries(f queriesFlags) error {
 		return err
 	}
 	defer sess.close()
-	if f.file == "" {
+	var inputs iter.Seq[workload.Input]
+	if file != nil {
+		inputs = file.inputs(a)
+	} else {
 		if !sess.snap.Workload.Available {
 			return &jobError{msg: "there is no workload to analyse: " + sess.snap.Workload.Reason,
 				hint: "enable pg_stat_statements (see 'pgmedic check'), or give statements with --file"}
 		}
-		inputs = workload.FromSnapshot(sess.snap)
+		inputs = slices.Values(workload.FromSnapshot(sess.snap))
 	}
 	an, err := queryperf.New(cfg, queryperf.WithPlanner(sess.planner), queryperf.WithSnapshot(sess.snap))
 	if err != nil {
 		return overrideError(err)
 	}
-	res, err := an.AnalyzeInputs(a.ctx, inputs)
+	res, err := an.AnalyzeSeq(a.ctx, inputs)
 	if err != nil {
 		return err
+	}
+	if file != nil {
+		if err := file.finish(a); err != nil {
+			return err
+		}
 	}
 	a.logf("analysed %d statements (%d distinct; %d planned, %d not planned) in %.1fs, %.1fs of it in EXPLAIN",
 		res.Stats.Inputs, res.Stats.Statements, res.Stats.Planned, res.Stats.NotPlanned,
@@ -167,47 +176,6 @@ func (a *app) openAnalysis(cfg *config.Profile, dsn string, write bool) (*analys
 	return &analysisSession{conn: conn, snap: snap, planner: p}, nil
 }
 
-// readStatements reads the statements of a SQL script or a PostgreSQL log.
-func (a *app) readStatements(path string) ([]workload.Input, error) {
-	var out []workload.Input
-	res, err := stmtsource.ReadFile(path, func(s stmtsource.Statement) error {
-		if err := a.ctx.Err(); err != nil {
-			return err
-		}
-		out = append(out, workload.Input{Text: s.Text, Raw: true, Source: s.Source, Calls: s.Calls,
-			TotalMs: s.TotalMs, MeanMs: s.TotalMs, MaxMs: s.TotalMs, HasStats: s.HasStats})
-		return nil
-	})
-	var pe *fs.PathError
-	switch {
-	case err != nil && a.ctx.Err() != nil:
-		return nil, a.ctx.Err()
-	case errors.As(err, &pe) && pe.Op == "open":
-		return nil, usageErrorf("--file: cannot open %s: %v", path, pe.Err)
-	case err != nil && res.IsLog():
-		return nil, &jobError{msg: fmt.Sprintf("reading the log %s: %v", path, errors.Unwrap(err)), err: err}
-	case err != nil:
-		return nil, &jobError{msg: fmt.Sprintf("reading %s: %v", path, errors.Unwrap(err)), err: err}
-	}
-	a.noteSkipped(res)
-	switch {
-	case len(out) > 0:
-		return out, nil
-	case res.IsLog():
-		return nil, usageHint("the log needs log_min_duration_statement (or log_statement = all, or auto_explain) lines",
-			"--file %s: no statements found in the log", path)
-	case res.Skipped > 0:
-		p := res.Problems[0]
-		return nil, usageHint("check the SQL in the file (psql -f runs the same statements)",
-			"--file %s does not parse as SQL: %s skipped, the first at line %d: %s", path, skippedCount(res.Skipped), p.Line, p.Reason)
-	}
-	return nil, usageErrorf("--file %s holds no statements", path)
-}
-
-// maxNotes is how many skipped statements are listed one by one.
-const maxNotes = 10
-
-// noteSkipped says what reading --file skipped: the lines and reasons, never the text.
 func (a *app) noteSkipped(res stmtsource.Result) {
 	if res.Skipped == 0 {
 		return

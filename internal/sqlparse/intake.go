@@ -85,7 +85,10 @@ func Take(text string) (*Intake, error) {
 	if strings.TrimSpace(text) == HiddenText {
 		return nil, &NotPlannable{ReasonHidden, "this role may not read the statement's text (pg_stat_statements hides other roles' statements): GRANT pg_read_all_stats TO it"}
 	}
-	rewritten := RewriteTypedParams(text)
+	rewritten := text
+	if mayHaveTypedParams(text) {
+		rewritten = RewriteTypedParams(text)
+	}
 	tree, err := pg_query.Parse(rewritten)
 	if err != nil {
 		return nil, parseFailure(text, err)
@@ -101,32 +104,41 @@ func Take(text string) (*Intake, error) {
 	if err != nil {
 		return nil, err
 	}
-	body := rewritten
+	body, bodyTree := rewritten, tree
 	if inner != nil {
-		if body, err = pg_query.Deparse(&pg_query.ParseResult{Version: tree.Version, Stmts: []*pg_query.RawStmt{{Stmt: inner}}}); err != nil {
+		bodyTree = &pg_query.ParseResult{Version: tree.Version, Stmts: []*pg_query.RawStmt{{Stmt: inner}}}
+		if body, err = pg_query.Deparse(bodyTree); err != nil {
 			return nil, &NotPlannable{ReasonSyntax, "the statement inside the " + in.Wrapper + " could not be read back"}
 		}
 	}
-	norm, lits, err := normalizeWithLiterals(body)
+	norm, lits, normToks, err := normalizeWithLiterals(body, bodyTree)
 	if err != nil {
 		return nil, err
 	}
-	in.Text = stripComments(RewriteTypedParams(norm))
-	in.Display = OneLine(stripComments(norm))
-	if inner == nil {
-		in.Display = displayText(text)
-	}
 	in.Literals = lits
-	if t, err := pg_query.Parse(in.Text); err == nil && len(t.Stmts) == 1 {
-		in.Params = maxParam(t.Stmts[0].Stmt)
+	if normToks != nil {
+		// Values became $n: typed literals (date '2024-01-31') are now `date $n`.
+		in.Text = rewriteTokens(norm, normToks)
+		in.Params = maxParamToken(norm, normToks)
 	} else {
-		return nil, &NotPlannable{ReasonSyntax, "the statement does not parse once its values are parameters"}
+		in.Text = norm
+		in.Params = maxParam(bodyTree.Stmts[0].Stmt)
+	}
+	in.Text = stripComments(in.Text)
+	switch {
+	case inner != nil || rewritten == text:
+		in.Display = OneLine(stripComments(norm))
+	default:
+		in.Display = OneLine(stripComments(text)) // already normalised: `date $1` as written
 	}
 	for len(in.Literals) < in.Params {
 		in.Literals = append(in.Literals, nil)
 	}
 	return in, nil
 }
+
+// mayHaveTypedParams: only texts with a $n can hold `type $n` or `extract($n from`.
+func mayHaveTypedParams(text string) bool { return strings.IndexByte(text, '$') >= 0 }
 
 // parseFailure says why a text does not parse, without quoting it. A text that ends
 // where the grammar expects more was cut: pg_stat_activity and some log pipelines cut
@@ -141,15 +153,6 @@ func parseFailure(text string, err error) error {
 		return &NotPlannable{ReasonTruncated, fmt.Sprintf("the text ends mid-statement after %d bytes: it was cut short before it reached pgmedic", n)}
 	}
 	return &NotPlannable{ReasonSyntax, "it does not parse: " + RedactNear(err.Error())}
-}
-
-// displayText is the statement as its author wrote it, values replaced by $n: typed
-// parameters keep their `date $1` form (the text pg_stat_statements shows).
-func displayText(text string) string {
-	if norm, err := pg_query.Normalize(text); err == nil {
-		return OneLine(stripComments(norm))
-	}
-	return OneLine(stripComments(text)) // already normalised: $n where values were
 }
 
 func unterminated(err error) bool {
@@ -253,6 +256,9 @@ func typeNameSQL(tn *pg_query.TypeName) string {
 // stripComments removes SQL comments (sqlcommenter tags, ORM markers): they can carry
 // request data and do not change the plan.
 func stripComments(text string) string {
+	if !strings.Contains(text, "--") && !strings.Contains(text, "/*") {
+		return strings.TrimSpace(text)
+	}
 	res, err := pg_query.Scan(text)
 	if err != nil {
 		return text
@@ -269,25 +275,25 @@ func stripComments(text string) string {
 // normalizeWithLiterals replaces constants with $n (as pg_stat_statements does) and
 // returns, for each new parameter, the constant it replaced. The two token streams
 // are aligned: a parameter of the normalised text faces the constant it stands for.
-func normalizeWithLiterals(text string) (string, []*Literal, error) {
+func normalizeWithLiterals(text string, tree *pg_query.ParseResult) (string, []*Literal, []*pg_query.ScanToken, error) {
 	norm, err := pg_query.Normalize(text)
 	if err != nil {
-		return "", nil, &NotPlannable{ReasonSyntax, "its values could not be separated from it: " + RedactNear(err.Error())}
+		return "", nil, nil, &NotPlannable{ReasonSyntax, "its values could not be separated from it: " + RedactNear(err.Error())}
 	}
 	if norm == text {
-		return text, nil, nil
+		return text, nil, nil, nil
 	}
 	a, errA := scanTokens(text)
 	b, errB := scanTokens(norm)
 	if errA != nil || errB != nil {
-		return "", nil, &NotPlannable{ReasonSyntax, "its values could not be separated from it"}
+		return "", nil, nil, &NotPlannable{ReasonSyntax, "its values could not be separated from it"}
 	}
-	consts := constsByLocation(text)
+	consts := constsByLocation(tree)
 	var lits []*Literal
 	i := 0
 	for _, tb := range b {
 		if i >= len(a) {
-			return "", nil, &NotPlannable{ReasonSyntax, "its values could not be separated from it"}
+			return "", nil, nil, &NotPlannable{ReasonSyntax, "its values could not be separated from it"}
 		}
 		ta := a[i]
 		if tb.Token != tokParam || ta.Token == tokParam && text[ta.Start:ta.End] == norm[tb.Start:tb.End] {
@@ -310,16 +316,12 @@ func normalizeWithLiterals(text string) (string, []*Literal, error) {
 			lits[n-1] = lit
 		}
 	}
-	return norm, lits, nil
+	return norm, lits, b, nil
 }
 
-// constsByLocation maps each constant of a statement to where it starts.
-func constsByLocation(text string) map[int]*Literal {
+// constsByLocation maps each constant of a parsed statement to where it starts.
+func constsByLocation(tree *pg_query.ParseResult) map[int]*Literal {
 	out := map[int]*Literal{}
-	tree, err := pg_query.Parse(text)
-	if err != nil {
-		return out
-	}
 	for _, s := range tree.Stmts {
 		walkNodes(s.ProtoReflect(), func(m protoreflect.Message) bool {
 			switch v := m.Interface().(type) {

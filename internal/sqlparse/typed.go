@@ -1,6 +1,7 @@
 package sqlparse
 
 import (
+	"strconv"
 	"strings"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
@@ -94,6 +95,24 @@ func RewriteTypedParams(text string) string {
 	if err != nil {
 		return text
 	}
+	return rewriteTokens(text, toks)
+}
+
+// maxParamToken is the highest $n among the tokens.
+func maxParamToken(text string, toks []*pg_query.ScanToken) int {
+	n := 0
+	for _, t := range toks {
+		if t.Token == tokParam {
+			if v, err := strconv.Atoi(text[t.Start+1 : t.End]); err == nil && v > n {
+				n = v
+			}
+		}
+	}
+	return n
+}
+
+// rewriteTokens is RewriteTypedParams on tokens already scanned (comments left out).
+func rewriteTokens(text string, toks []*pg_query.ScanToken) string {
 	var edits []edit
 	for i, t := range toks {
 		if t.Token != tokParam || i == 0 {
