@@ -13,8 +13,8 @@ import (
 	"errors"
 	"fmt"
 	"iter"
-	"slices"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
