@@ -9,7 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
-	"github.com/pgmedic/pgmedic/internal/sqlparse"
+	"github.com/pgmedic/pgmedic/internal/pgerr"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
@@ -86,24 +86,13 @@ func cannotPlan(err error) error {
 }
 
 func safeMessage(pgErr *pgconn.PgError) string {
-	switch {
-	case strings.HasPrefix(pgErr.Code, "22"):
-		return "a value does not fit its column's type or function"
-	case pgErr.Code == "42601":
-		return sqlparse.RedactNear(pgErr.Message)
-	}
-	return pgErr.Message
+	msg := pgerr.Safe(pgErr)
+	return strings.TrimSuffix(msg, " (SQLSTATE "+pgErr.Code+")")
 }
 
-// SafeError is an error's text without what PostgreSQL may quote of a value (see
-// cannotPlan): for messages about statements that read or build on patients' rows.
-func SafeError(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return safeMessage(pgErr) + " (SQLSTATE " + pgErr.Code + ")"
-	}
-	return err.Error()
-}
+// SafeError is pgerr.Safe: an error's text without what PostgreSQL may quote of a
+// value, for messages about statements that read or build on patients' rows.
+func SafeError(err error) string { return pgerr.Safe(err) }
 
 func parseOne(out [][]byte, generic, custom bool) (*Plan, error) {
 	if len(out) == 0 {

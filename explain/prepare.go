@@ -10,6 +10,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmedic/pgmedic/internal/pgerr"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 )
@@ -148,13 +149,7 @@ func temporaryObject(text string) bool {
 	return strings.Contains(strings.ToLower(text), "pg_temp.")
 }
 
-func sqlState(err error) string {
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) {
-		return pgErr.Code
-	}
-	return ""
-}
+func sqlState(err error) string { return pgerr.Code(err) }
 
 func (p *Planner) inferDeclared(ctx context.Context, in *sqlparse.Intake, n int) uint32 {
 	if n <= len(in.Declared) && in.Declared[n-1] != "" {
@@ -176,22 +171,7 @@ func equalOIDs(a, b []uint32) bool {
 }
 
 // typeProblem: PREPARE failed over parameter types, which other types may fix.
-func typeProblem(err error) bool {
-	var pgErr *pgconn.PgError
-	if !errors.As(err, &pgErr) {
-		return false
-	}
-	switch pgErr.Code {
-	case "42P18", // indeterminate datatype
-		"42725", // ambiguous function or operator
-		"42883", // undefined function or operator (unknown || unknown)
-		"42804", // datatype mismatch
-		"42P08", // ambiguous parameter
-		"42803": // grouping error: an expression differs from GROUP BY's only in its types
-		return true
-	}
-	return false
-}
+func typeProblem(err error) bool { return pgerr.TypeResolution(err) }
 
 func (p *Planner) statement(ctx context.Context, in *sqlparse.Intake, st *sqlparse.Statement, oids []uint32) *Statement {
 	s := &Statement{Intake: in, Parsed: st, oids: oids, types: make([]*typeInfo, len(oids))}

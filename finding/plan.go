@@ -25,6 +25,28 @@ type Step struct {
 	NoTransaction bool `json:"no_transaction,omitempty"`
 	// Long marks steps whose duration grows with table size (progress is reported).
 	Long bool `json:"long,omitempty"`
+	// Kind sets the step's statement_timeout: "index" and "maintenance" steps take as
+	// long as the table needs, "ddl" and "setting" steps are quick (see change.Timeouts).
+	Kind string `json:"kind,omitempty"`
+	// Check is SQL returning one boolean, true when the step's effect is already in
+	// place: the step is then skipped, which makes every plan safe to run again.
+	Check string `json:"check,omitempty"`
+	// Verify is SQL returning one boolean, true when the step worked (default: Check).
+	Verify string `json:"verify,omitempty"`
+	// Cleanup removes what an interrupted or failed attempt left behind (an INVALID
+	// index from a concurrent build); CleanupCheck is SQL returning true when there is
+	// something to remove.
+	Cleanup      string `json:"cleanup,omitempty"`
+	CleanupCheck string `json:"cleanup_check,omitempty"`
+	// Undo reverses the step where that is possible.
+	Undo string `json:"undo,omitempty"`
+	// Progress names the pg_stat_progress_ view that follows the step ("create_index",
+	// "vacuum", "analyze", "cluster").
+	Progress string `json:"progress,omitempty"`
+	// Object is what the step changes (schema.table, schema.index), for the audit log.
+	Object string `json:"object,omitempty"`
+	// EstimateSeconds is how long the step is expected to take, 0 when unknown.
+	EstimateSeconds float64 `json:"estimate_seconds,omitempty"`
 }
 
 // SQL renders the plan as a script with each step's description as a comment.
@@ -38,6 +60,12 @@ func (p *Plan) SQL() string {
 		if s.Lock != "" {
 			fmt.Fprintf(&b, " (takes %s)", s.Lock)
 		}
+		if s.EstimateSeconds > 0 {
+			fmt.Fprintf(&b, " (about %s)", humanSeconds(s.EstimateSeconds))
+		}
+		if s.Check != "" {
+			b.WriteString("; skipped when already done")
+		}
 		b.WriteString("\n")
 		sql := strings.TrimSpace(s.SQL)
 		if !strings.HasSuffix(sql, ";") {
@@ -46,4 +74,15 @@ func (p *Plan) SQL() string {
 		b.WriteString(sql + "\n")
 	}
 	return b.String()
+}
+
+// humanSeconds writes a duration estimate: "5 s", "3 min", "2.5 h".
+func humanSeconds(s float64) string {
+	switch {
+	case s < 60:
+		return fmt.Sprintf("%.0f s", max(s, 1))
+	case s < 3600:
+		return fmt.Sprintf("%.0f min", s/60)
+	}
+	return fmt.Sprintf("%.1f h", s/3600)
 }

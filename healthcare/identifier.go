@@ -89,6 +89,11 @@ func (id Identifier) Description() string {
 	return identifierInfo[id].description
 }
 
+// Identifies reports whether a value of this kind can name a person on its own: every
+// identifier but dates, which do so only with others (a birth date alone is one of
+// thousands of people's). Values of such columns must never leave pgmedic's process.
+func (id Identifier) Identifies() bool { return id.IsIdentifier() && id != Date }
+
 // IsIdentifier reports whether id is one of the 18 Safe Harbor identifiers (not HealthInfo).
 func (id Identifier) IsIdentifier() bool { return id >= Name && id <= OtherUniqueID }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/healthcare"
+	"github.com/pgmedic/pgmedic/internal/pgerr"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/snapshot"
@@ -192,10 +193,7 @@ func New(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, plan
 	}
 	a.parser = sqlparse.NewParser(catalog{a}, 0)
 	// Identifiers never give planning values from their statistics.
-	planner.SetSensitive(func(table, column string) bool {
-		t := a.table(table)
-		return t != nil && a.phiColumn(t, column)
-	})
+	planner.SetSensitive(a.identifies)
 	a.stats.HypoPGVersion = h.version
 	a.stats.DropsByPlans = !h.canHide
 	return a, nil
@@ -463,7 +461,7 @@ func (a *Advisor) newStmt(ws *workload.Statement) *stmt {
 // skip records a statement the advice could not use.
 func (a *Advisor) skip(adv *Advice, ws *workload.Statement, err error) {
 	var cp *explain.CannotPlanError
-	if errors.As(err, &cp) && cp.SQLState == "42501" {
+	if errors.As(err, &cp) && cp.SQLState == pgerr.InsufficientPrivilege {
 		a.denied++
 	}
 	a.stats.Skipped++

@@ -396,6 +396,26 @@ func (a *Advisor) phiColumn(t *snapshot.Table, column string) bool {
 	return false
 }
 
+// identifies: the classifier takes the column for an identifier that names a person on
+// its own (see healthcare.Identifier.Identifies): its statistics never give values.
+func (a *Advisor) identifies(table, column string) bool {
+	t := a.table(table)
+	if t == nil {
+		return false
+	}
+	for _, c := range t.Columns {
+		if c.Name != column {
+			continue
+		}
+		for _, m := range a.cls.Column(t.QualifiedName(), c.Name, c.Type) {
+			if m.Confidence >= 0.5 && m.Identifier.Identifies() {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 func (a *Advisor) nullFrac(t *snapshot.Table, column string) (float64, bool) {
 	for _, c := range t.Columns {
 		if c.Name == column && c.NullFrac != nil {

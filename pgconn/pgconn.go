@@ -18,6 +18,8 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmedic/pgmedic/internal/pgerr"
 )
 
 // Policy says how pgmedic's sessions behave.
@@ -275,13 +277,12 @@ func connectError(cfg *pgx.ConnConfig, err error) error {
 		msg = strings.ReplaceAll(msg, cfg.Password, "xxxxx")
 	}
 	hint := "check that the server is running and that --dsn (or PGHOST/PGPORT) points to it"
-	var pgErr *pgconn.PgError
 	switch {
-	case errors.As(err, &pgErr) && pgErr.Code == "28P01":
+	case pgerr.Is(err, pgerr.InvalidPassword):
 		hint = "check the user name and password (PGPASSWORD or ~/.pgpass)"
-	case errors.As(err, &pgErr) && pgErr.Code == "28000":
+	case pgerr.Is(err, pgerr.InvalidAuthorization):
 		hint = "the server's pg_hba.conf has no entry for this user, database and address; ask its administrator"
-	case errors.As(err, &pgErr) && pgErr.Code == "3D000":
+	case pgerr.Is(err, pgerr.InvalidCatalogName):
 		hint = "the database does not exist; check the database name in --dsn"
 	case strings.Contains(msg, "certificate"):
 		hint = "the server certificate did not verify: check sslrootcert and that the host name matches the certificate"

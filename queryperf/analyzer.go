@@ -89,7 +89,7 @@ func New(cfg *config.Profile, opts ...Option) (*Analyzer, error) {
 	a.parser = sqlparse.NewParser(catalog{a.tables}, 0)
 	if a.planner != nil {
 		// Identifiers never give planning values from their statistics.
-		a.planner.SetSensitive(a.isIdentifier)
+		a.planner.SetSensitive(a.identifies)
 	}
 	return a, nil
 }

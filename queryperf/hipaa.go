@@ -209,6 +209,12 @@ func (a *Analyzer) isIdentifier(table, column string) bool {
 	return ti != nil && ti.phiCols[column] != 0
 }
 
+// identifies: the column holds values that name a person on their own.
+func (a *Analyzer) identifies(table, column string) bool {
+	ti := a.tables[table]
+	return ti != nil && ti.phiCols[column].Identifies()
+}
+
 func rulePHIJoin(c *ruleCtx) []finding.Finding {
 	st := c.st
 	if st.Kind != sqlparse.Select || len(st.Joins) == 0 {

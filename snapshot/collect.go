@@ -13,6 +13,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmedic/pgmedic/internal/pgerr"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
@@ -152,12 +153,12 @@ func Collect(ctx context.Context, q Querier, opts Options) (*Snapshot, error) {
 func reason(err error) string {
 	var pgErr *pgconn.PgError
 	if errors.As(err, &pgErr) {
-		switch pgErr.Code {
-		case "42501":
+		switch {
+		case pgerr.Privilege(err):
 			return "permission denied (" + pgErr.Message + "); grant pg_monitor to the role pgmedic connects as"
-		case "57014":
+		case pgerr.Canceled(err):
 			return "timed out (statement_timeout): " + pgErr.Message
-		case "55P03":
+		case pgerr.Is(err, pgerr.LockNotAvailable):
 			return "gave up waiting for a lock (lock_timeout): " + pgErr.Message
 		}
 		return pgErr.Code + ": " + pgErr.Message

@@ -2,13 +2,13 @@ package snapshot
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/pgmedic/pgmedic/internal/pgerr"
 )
 
 // userSchemas excludes the system schemas from catalog queries.
@@ -173,8 +173,7 @@ func tableSQL(exact bool) string {
 
 func (c *collector) tables(ctx context.Context) error {
 	list, err := c.readTables(ctx, true)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+	if pgerr.Is(err, pgerr.LockNotAvailable) {
 		c.note("a table was locked, so sizes are estimates from relpages")
 		list, err = c.readTables(ctx, false)
 	}
@@ -275,8 +274,7 @@ func (c *collector) columns(ctx context.Context) error {
 
 func (c *collector) indexes(ctx context.Context) error {
 	list, err := c.readIndexes(ctx, true)
-	var pgErr *pgconn.PgError
-	if errors.As(err, &pgErr) && pgErr.Code == "55P03" {
+	if pgerr.Is(err, pgerr.LockNotAvailable) {
 		c.note("an index was locked, so index sizes are estimates from relpages")
 		list, err = c.readIndexes(ctx, false)
 	}
@@ -408,8 +406,7 @@ func (c *collector) keyRanges(ctx context.Context) error {
 			sql := fmt.Sprintf("SELECT max(%s)::int8 FROM %s", pgx.Identifier{col.Name}.Sanitize(), pgx.Identifier{t.Schema, t.Name}.Sanitize())
 			var v *int64
 			if err := c.q.QueryRow(ctx, sql).Scan(&v); err != nil {
-				var pgErr *pgconn.PgError
-				if errors.As(err, &pgErr) && pgErr.Code == "42501" {
+				if pgerr.Privilege(err) {
 					denied++
 					continue
 				}
