@@ -4,17 +4,21 @@
 //
 //   - one executor per database at a time (an advisory lock; the other is told who
 //     holds it);
+//
 //   - every attempt of every step is a row of pgmedic.actions, written before the step
 //     runs; when that row cannot be written nothing runs (no audit row, no change);
+//
 //   - each step runs under lock_timeout, with retries and jittered back-off when a lock
 //     is not granted, and a statement_timeout chosen by the step's kind;
+//
 //   - a step whose Check says it is already done is skipped, so a plan can be run again
 //     after a crash or a kill: steps left running by a dead executor are marked
 //     interrupted, what they left behind is cleaned up, and they are retried;
+//
 //   - long steps report progress from pg_stat_progress_*.
 //
-//	ex := change.New(conn, change.Options{Tool: "pgmedic fix"})
-//	res, err := ex.Run(ctx, plan)
+//     ex := change.New(conn, change.Options{Tool: "pgmedic fix"})
+//     res, err := ex.Run(ctx, plan)
 package change
 
 import (
@@ -195,4 +199,3 @@ func DryRun(w io.Writer, plan *finding.Plan) error {
 	_, err := io.WriteString(w, plan.SQL())
 	return err
 }
-
