@@ -130,7 +130,10 @@ func (e *Executor) step(ctx context.Context, n int, s finding.Step) (StepResult,
 		sr.Detail, sr.Denied = pgerr.Safe(err), pgerr.Privilege(err)
 		if !pgerr.Retryable(err) || attempt > e.opts.Retries || ctx.Err() != nil {
 			sr.Status, sr.Seconds = StatusFailed, time.Since(start).Seconds()
-			return sr, e.finish(id, StatusFailed, sr.Detail, secs)
+			if err := e.finish(id, StatusFailed, sr.Detail, secs); err != nil {
+				return sr, err
+			}
+			return sr, e.cleanup(context.WithoutCancel(ctx), n, s) // leave nothing half-made
 		}
 		wait := e.backoff(attempt)
 		if err := e.finish(id, "retry", fmt.Sprintf("lock not granted within %s (%s); trying again in %s", e.opts.LockTimeout, sr.Detail, wait.Round(time.Millisecond)), secs); err != nil {

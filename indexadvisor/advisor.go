@@ -107,6 +107,8 @@ type Recommendation struct {
 	// costs are the statements' costs today, and Note says what the index would do.
 	Measured bool   `json:"measured"`
 	Note     string `json:"note,omitempty"`
+	// Partitioned: the table is partitioned, so apply builds the index per partition.
+	Partitioned bool `json:"partitioned,omitempty"`
 }
 
 // Drop is one index to remove.

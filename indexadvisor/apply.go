@@ -3,7 +3,6 @@ package indexadvisor
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"regexp"
@@ -11,19 +10,19 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
+	"github.com/pgmedic/pgmedic/change"
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
-// ApplyOptions control how advice is carried out.
+// ApplyOptions control how advice is carried out (see change.Options).
 type ApplyOptions struct {
 	LockTimeout time.Duration // per attempt (default 2s)
 	Retries     int           // attempts after a lock timeout (default 5)
-	Backoff     time.Duration // first wait between attempts, doubling (default 1s)
+	Backoff     time.Duration // first wait between attempts, doubling, jittered (default 1s)
 	Progress    func(msg string)
 	// ProgressEvery is how often a running build's phase is read (default 1s).
 	ProgressEvery time.Duration
@@ -35,14 +34,13 @@ type ApplyOptions struct {
 type StepResult struct {
 	Object    string `json:"object"`
 	SQL       string `json:"sql"`
-	Status    string `json:"status"` // done, skipped, failed
+	Status    string `json:"status"` // done, skipped, failed, not run
 	Detail    string `json:"detail,omitempty"`
 	Attempts  int    `json:"attempts"`
 	Confirmed int    `json:"statements_using_it,omitempty"`
 	Targets   int    `json:"target_statements,omitempty"`
 
-	action int64    // its row in pgmedic.actions
-	also   []string // the partitions' index names, which plans show instead
+	also []string // the partitions' index names, which plans show instead
 }
 
 // ApplyResult reports a run.
@@ -52,25 +50,9 @@ type ApplyResult struct {
 	// Denied counts failures for want of privilege (CREATE INDEX needs the table's
 	// owner): running again will not help.
 	Denied int `json:"denied,omitempty"`
+	// Interrupted counts steps an earlier run was killed in the middle of.
+	Interrupted int `json:"interrupted,omitempty"`
 }
-
-// ErrActionsDenied: the role may not create the pgmedic schema that records the steps.
-var ErrActionsDenied = errors.New("cannot create the pgmedic.actions table that records every step: permission denied")
-
-// add records a step and counts its failure.
-func (res *ApplyResult) add(step StepResult) {
-	if step.Status == "failed" {
-		res.Failed++
-		if deniedDetail(step.Detail) {
-			res.Denied++
-		}
-	}
-	res.Steps = append(res.Steps, step)
-}
-
-// deniedDetail: the failure was insufficient privilege (pgx ends a server error with
-// its SQLSTATE).
-func deniedDetail(detail string) bool { return strings.Contains(detail, "(SQLSTATE 42501)") }
 
 // ReadAdvice reads advice JSON (from 'pgmedic index advise --format json') and refuses
 // any statement that is not a concurrent index build or drop: the file may have been
@@ -101,281 +83,251 @@ var (
 	dropRE   = regexp.MustCompile(`(?is)^\s*DROP\s+INDEX\s+CONCURRENTLY\s+IF\s+EXISTS\s`)
 )
 
-// Plan renders the advice as the steps apply would run.
+// Plan renders the advice as the steps apply would run. A partitioned table's index
+// is built per partition when it runs (see Applier); here it is one step.
 func (adv *Advice) Plan() *finding.Plan {
 	p := &finding.Plan{Summary: fmt.Sprintf("%d indexes to build, %d to drop; each build runs concurrently (reads and writes go on)", len(adv.Recommendations), len(adv.Drops))}
 	for _, r := range adv.Recommendations {
-		p.Steps = append(p.Steps, finding.Step{Description: fmt.Sprintf("build %s on %s (%s)", r.Name, r.Table, strings.Join(r.Columns, ", ")),
-			SQL: r.SQL, Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true, Long: true})
+		schema, _ := splitQualified(r.Table)
+		desc := fmt.Sprintf("build %s on %s (%s)", r.Name, r.Table, strings.Join(r.Columns, ", "))
+		if r.Partitioned {
+			desc += ", partition by partition, then attached to an index on the parent"
+		}
+		p.Steps = append(p.Steps, buildStep(schema, r.Name, r.SQL, desc))
 	}
 	for _, d := range adv.Drops {
-		p.Steps = append(p.Steps, finding.Step{Description: "drop " + d.Index + ": " + d.Reason, SQL: d.SQL, Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true})
+		p.Steps = append(p.Steps, dropStep(d))
 	}
 	return p
 }
 
-// Applier carries out advice on a read-write session, watching progress from a second
-// session and confirming with a planner that the new indexes are used.
+// indexExists is SQL: true when the index exists, valid or not (valid: "AND indisvalid").
+func indexExists(schema, name, cond string) string {
+	return "SELECT EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = pg_catalog.to_regclass(" +
+		quoteLiteral(pgx.Identifier{schema, name}.Sanitize()) + ")" + cond + ")"
+}
+
+// buildStep is a concurrent build: done when the index exists and is valid; an INVALID
+// one (a build killed or failed) is dropped before the next attempt.
+func buildStep(schema, name, sql, desc string) finding.Step {
+	return finding.Step{Description: desc, SQL: sql, Object: schema + "." + name, Kind: "index", Progress: "create_index",
+		Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true, Long: true,
+		Check:        indexExists(schema, name, " AND indisvalid"),
+		CleanupCheck: indexExists(schema, name, " AND NOT indisvalid"),
+		Cleanup:      "DROP INDEX CONCURRENTLY IF EXISTS " + pgx.Identifier{schema, name}.Sanitize(),
+		Undo:         "DROP INDEX CONCURRENTLY IF EXISTS " + pgx.Identifier{schema, name}.Sanitize()}
+}
+
+func dropStep(d Drop) finding.Step {
+	schema, name := splitQualified(d.Index)
+	return finding.Step{Description: "drop " + d.Index + ": " + d.Reason, SQL: d.SQL, Object: d.Index, Kind: "index",
+		Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true,
+		Check: "SELECT pg_catalog.to_regclass(" + quoteLiteral(pgx.Identifier{schema, name}.Sanitize()) + ") IS NULL"}
+}
+
+// Applier carries out advice through the shared executor (package change), watching
+// progress from a second session and confirming with a planner that the new indexes
+// are used. What is specific to indexes stays here: the steps of a partitioned
+// table's build, and the confirmation.
 type Applier struct {
 	conn    *pgx.Conn        // read-write, runs the builds
 	watch   *pgx.Conn        // reads pg_stat_progress_create_index
 	planner *explain.Planner // read-only, confirms plans use the new indexes
 	opts    ApplyOptions
+	hook    func(string)
 }
 
 // NewApplier prepares an applier; watch and planner may be nil (no progress, no
 // confirmation).
 func NewApplier(conn, watch *pgx.Conn, planner *explain.Planner, opts ApplyOptions) *Applier {
-	if opts.LockTimeout <= 0 {
-		opts.LockTimeout = 2 * time.Second
-	}
-	if opts.Retries <= 0 {
-		opts.Retries = 5
-	}
-	if opts.Backoff <= 0 {
-		opts.Backoff = time.Second
-	}
 	if opts.Progress == nil {
 		opts.Progress = func(string) {}
-	}
-	if opts.ProgressEvery <= 0 {
-		opts.ProgressEvery = time.Second
 	}
 	return &Applier{conn: conn, watch: watch, planner: planner, opts: opts}
 }
 
-// actionsDDL is pgmedic's own audit trail in the target database.
-const actionsDDL = `CREATE SCHEMA IF NOT EXISTS pgmedic;
-CREATE TABLE IF NOT EXISTS pgmedic.actions (
-    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    started_at  timestamptz NOT NULL DEFAULT now(),
-    finished_at timestamptz,
-    actor       text NOT NULL DEFAULT session_user,
-    client      text DEFAULT inet_client_addr()::text,
-    tool        text,
-    kind        text NOT NULL,
-    object      text NOT NULL,
-    statement   text NOT NULL,
-    status      text NOT NULL,
-    detail      text
-);
-COMMENT ON TABLE pgmedic.actions IS 'Changes pgmedic made to this database: who, when, what.'`
+func (ap *Applier) executor(keepGoing bool) *change.Executor {
+	return change.New(ap.conn, change.Options{Tool: ap.opts.Tool, LockTimeout: ap.opts.LockTimeout, Retries: ap.opts.Retries,
+		Backoff: ap.opts.Backoff, KeepGoing: keepGoing, Watch: ap.watch, Progress: ap.opts.Progress,
+		ProgressEvery: ap.opts.ProgressEvery, Hook: ap.hook})
+}
 
-// Apply runs the builds one at a time, then the drops.
+// Apply builds the recommended indexes, one at a time, then, when every build
+// succeeded, the drops.
 func (ap *Applier) Apply(ctx context.Context, adv *Advice) (*ApplyResult, error) {
-	if _, err := ap.conn.Exec(ctx, actionsDDL); err != nil {
-		var pgErr *pgconn.PgError
-		if errors.As(err, &pgErr) && pgErr.Code == "42501" {
-			return nil, ErrActionsDenied
-		}
-		return nil, fmt.Errorf("indexadvisor: creating pgmedic.actions: %w", err)
+	plan, owners, err := ap.buildPlan(ctx, adv)
+	if err != nil {
+		return nil, err
 	}
-	res := &ApplyResult{}
-	for _, r := range adv.Recommendations {
-		res.add(ap.build(ctx, r))
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
+	run, err := ap.executor(true).Run(ctx, plan)
+	if err != nil {
+		return nil, err
 	}
-	// Indexes that work together (an OR's branches, a join's two sides) are used only
-	// once all are built: confirm again those that were not yet used.
+	res := &ApplyResult{Interrupted: run.Interrupted}
 	for i, r := range adv.Recommendations {
-		step := &res.Steps[i]
-		if step.Status != "done" || step.Confirmed >= step.Targets {
-			continue
-		}
-		if targets, using := ap.confirm(ctx, r, step.also...); using > step.Confirmed {
-			step.Targets, step.Confirmed = targets, using
-			step.Detail = fmt.Sprintf("%d of %d target statements plan with it once every index is built", using, targets)
-			ap.finish(step.action, "done", step.Detail)
-		}
+		res.add(ap.outcome(ctx, r, run, owners[i]))
 	}
-	if !ap.opts.SkipDrops {
-		builtAll := res.Failed == 0
+	ap.confirmTogether(ctx, adv, res)
+	if ap.opts.SkipDrops || len(adv.Drops) == 0 {
+		return res, nil
+	}
+	if res.Failed > 0 {
+		// A drop may be the old index a failed build was to replace: dropping it
+		// would leave its queries with neither.
 		for _, d := range adv.Drops {
-			if !builtAll {
-				// A drop may be the old index a failed build was to replace: dropping it
-				// would leave its queries with neither.
-				res.add(StepResult{Object: d.Index, SQL: d.SQL, Status: "skipped", Detail: "not dropped: a build failed, and drops wait until every build has succeeded"})
-				continue
-			}
-			res.add(ap.drop(ctx, d))
-			if ctx.Err() != nil {
-				return res, ctx.Err()
-			}
+			res.add(StepResult{Object: d.Index, SQL: d.SQL, Status: change.StatusNotRun, Detail: "not dropped: a build failed, and drops wait until every build has succeeded"})
+		}
+		return res, nil
+	}
+	drops := &finding.Plan{Summary: "drops"}
+	for _, d := range adv.Drops {
+		drops.Steps = append(drops.Steps, dropStep(d))
+	}
+	dropRun, err := ap.executor(true).Run(ctx, drops)
+	if err != nil {
+		return res, err
+	}
+	for _, s := range dropRun.Steps {
+		res.add(StepResult{Object: s.Object, SQL: s.SQL, Status: s.Status, Detail: s.Detail, Attempts: s.Attempts})
+		if s.Denied {
+			res.Denied++
 		}
 	}
 	return res, nil
 }
 
-func (ap *Applier) record(ctx context.Context, kind, object, sql string) int64 {
-	var id int64
-	err := ap.conn.QueryRow(ctx, policy.Marker+`INSERT INTO pgmedic.actions (tool, kind, object, statement, status) VALUES ($1, $2, $3, $4, 'running') RETURNING id`,
-		ap.opts.Tool, kind, object, sql).Scan(&id)
-	if err != nil {
-		return 0
-	}
-	return id
+// owner says which plan steps carry out one recommendation.
+type owner struct {
+	first, last int      // step indexes, inclusive
+	children    []string // partition index names
 }
 
-func (ap *Applier) finish(id int64, status, detail string) {
-	if id == 0 {
-		return
+// buildPlan makes the executor's steps: one concurrent build per recommendation, or,
+// for a partitioned table (where CREATE INDEX CONCURRENTLY cannot run on the parent),
+// a concurrent build on every partition, an index ON ONLY the parent (no data to
+// read), and each partition's index attached to it; the parent's index becomes valid
+// with the last attachment.
+func (ap *Applier) buildPlan(ctx context.Context, adv *Advice) (*finding.Plan, []owner, error) {
+	plan := &finding.Plan{Summary: adv.Plan().Summary}
+	owners := make([]owner, len(adv.Recommendations))
+	for i, r := range adv.Recommendations {
+		schema, table := splitQualified(r.Table)
+		owners[i].first = len(plan.Steps)
+		parts, err := ap.partitions(ctx, schema, table)
+		if err != nil {
+			return nil, nil, fmt.Errorf("indexadvisor: listing the partitions of %s: %w", r.Table, err)
+		}
+		if len(parts) == 0 {
+			plan.Steps = append(plan.Steps, buildStep(schema, r.Name, r.SQL, fmt.Sprintf("build %s on %s (%s)", r.Name, r.Table, strings.Join(r.Columns, ", "))))
+		} else {
+			steps, children, err := partitionedSteps(r, schema, table, parts)
+			if err != nil {
+				return nil, nil, err
+			}
+			plan.Steps = append(plan.Steps, steps...)
+			owners[i].children = children
+		}
+		owners[i].last = len(plan.Steps) - 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	_, _ = ap.conn.Exec(ctx, policy.Marker+`UPDATE pgmedic.actions SET finished_at = now(), status = $2, detail = $3 WHERE id = $1`, id, status, detail)
+	return plan, owners, nil
 }
 
-// indexState reports whether an index of that name exists on the schema, and if it is
-// valid.
-func (ap *Applier) indexState(ctx context.Context, schema, name string) (exists, valid bool, err error) {
-	err = ap.conn.QueryRow(ctx, policy.Marker+`SELECT true, i.indisvalid FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-		JOIN pg_index i ON i.indexrelid = c.oid WHERE n.nspname = $1 AND c.relname = $2`, schema, name).Scan(&exists, &valid)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, false, nil
-	}
-	return exists, valid, err
-}
-
-func (ap *Applier) build(ctx context.Context, r Recommendation) StepResult {
-	step := StepResult{Object: r.Table + "." + r.Name, SQL: r.SQL}
-	schema, _ := splitQualified(r.Table)
-	exists, valid, err := ap.indexState(ctx, schema, r.Name)
-	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
-		return step
-	}
-	if exists && valid {
-		step.Status, step.Detail = "skipped", "already exists"
-		ap.opts.Progress(fmt.Sprintf("%s already exists", r.Name))
-		return step
-	}
-	id := ap.record(ctx, "create_index", step.Object, r.SQL)
-	step.action = id
-	var kind string
-	_ = ap.conn.QueryRow(ctx, policy.Marker+"SELECT c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2",
-		schema, strings.TrimPrefix(r.Table, schema+".")).Scan(&kind)
-	if kind == "p" {
-		return ap.buildPartitioned(ctx, r, schema, id, step)
-	}
-	if exists && !valid {
-		// A build killed earlier left an invalid index with this name: IF NOT EXISTS
-		// would skip it, so it goes first.
-		ap.opts.Progress(fmt.Sprintf("dropping the invalid leftover %s from an earlier attempt", r.Name))
-		if err := ap.dropIndex(ctx, schema, r.Name); err != nil {
-			ap.finish(id, "failed", sqlparse.OneLine(explain.SafeError(err)))
-			step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
-			return step
-		}
-	}
-	for attempt := 1; attempt <= ap.opts.Retries+1; attempt++ {
-		step.Attempts = attempt
-		ap.opts.Progress(fmt.Sprintf("building %s (attempt %d)", r.Name, attempt))
-		err = ap.runWithProgress(ctx, r.SQL, r.Name)
-		if err == nil {
-			break
-		}
-		// Whatever failed, a concurrent build leaves an invalid index behind.
-		if _, v, _ := ap.indexState(ctx, schema, r.Name); !v {
-			_ = ap.dropIndex(ctx, schema, r.Name)
-		}
-		if !isLockTimeout(err) || ctx.Err() != nil {
-			break
-		}
-		wait := ap.opts.Backoff << (attempt - 1)
-		ap.opts.Progress(fmt.Sprintf("%s: lock not granted within %s; retrying in %s", r.Name, ap.opts.LockTimeout, wait))
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-	}
-	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
-		ap.finish(id, "failed", step.Detail)
-		return step
-	}
-	step.Status = "done"
-	step.Targets, step.Confirmed = ap.confirm(ctx, r)
-	step.Detail = fmt.Sprintf("%d of %d target statements now plan with it", step.Confirmed, step.Targets)
-	ap.finish(id, "done", step.Detail)
-	ap.opts.Progress(fmt.Sprintf("built %s: %s", r.Name, step.Detail))
-	return step
-}
-
-// buildPartitioned builds an index on a partitioned table without long locks, which
-// CREATE INDEX CONCURRENTLY cannot do on the parent: each partition's index is built
-// concurrently, then an index is created ON ONLY the parent (no data to read) and every
-// partition's index attached to it; the parent's index becomes valid with the last one.
-func (ap *Applier) buildPartitioned(ctx context.Context, r Recommendation, schema string, id int64, step StepResult) StepResult {
-	table := strings.TrimPrefix(r.Table, schema+".")
-	on := " ON " + pgx.Identifier{schema, table}.Sanitize() + " "
-	i := strings.Index(r.SQL, on)
-	if i < 0 {
-		step.Status, step.Detail = "failed", "cannot split the index definition for a partitioned table"
-		ap.finish(id, "failed", step.Detail)
-		return step
-	}
-	rest := r.SQL[i+len(on):]
+// partitions lists a partitioned table's leaf partitions (none for a plain table).
+func (ap *Applier) partitions(ctx context.Context, schema, table string) ([][2]string, error) {
 	rows, err := ap.conn.Query(ctx, policy.Marker+`SELECT n.nspname, c.relname FROM pg_partition_tree($1::regclass) t
-		JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace WHERE t.isleaf ORDER BY 1, 2`,
-		pgx.Identifier{schema, table}.Sanitize())
+		JOIN pg_class c ON c.oid = t.relid JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE t.isleaf AND t.level > 0 ORDER BY 1, 2`, pgx.Identifier{schema, table}.Sanitize())
 	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
-		ap.finish(id, "failed", step.Detail)
-		return step
+		return nil, err
 	}
-	parts, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]string, error) {
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) ([2]string, error) {
 		var p [2]string
 		err := row.Scan(&p[0], &p[1])
 		return p, err
 	})
-	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
-		ap.finish(id, "failed", step.Detail)
-		return step
+}
+
+func partitionedSteps(r Recommendation, schema, table string, parts [][2]string) ([]finding.Step, []string, error) {
+	on := " ON " + pgx.Identifier{schema, table}.Sanitize() + " "
+	i := strings.Index(r.SQL, on)
+	if i < 0 {
+		return nil, nil, fmt.Errorf("indexadvisor: cannot split the definition of %s for a partitioned table", r.Name)
 	}
-	var children, childNames []string
+	rest := r.SQL[i+len(on):]
+	var steps []finding.Step
+	var children []string
 	for _, p := range parts {
 		child := childIndexName(p[1], r.Name)
-		children = append(children, pgx.Identifier{p[0], child}.Sanitize())
-		childNames = append(childNames, child)
-		if exists, valid, _ := ap.indexState(ctx, p[0], child); exists && !valid {
-			_ = ap.dropIndex(ctx, p[0], child)
-		}
+		children = append(children, child)
 		sql := "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + pgx.Identifier{child}.Sanitize() + " ON " + pgx.Identifier{p[0], p[1]}.Sanitize() + " " + rest
-		ap.opts.Progress(fmt.Sprintf("building %s on partition %s", child, p[1]))
-		if err := ap.retrying(ctx, sql); err != nil {
-			if _, v, _ := ap.indexState(ctx, p[0], child); !v {
-				_ = ap.dropIndex(ctx, p[0], child)
-			}
-			step.Status, step.Detail = "failed", fmt.Sprintf("partition %s: %s", p[1], sqlparse.OneLine(explain.SafeError(err)))
-			ap.finish(id, "failed", step.Detail)
+		steps = append(steps, buildStep(p[0], child, sql, fmt.Sprintf("build %s on partition %s", child, p[1])))
+	}
+	parent := pgx.Identifier{schema, r.Name}.Sanitize()
+	steps = append(steps, finding.Step{Description: fmt.Sprintf("create %s on the parent only (reads no rows)", r.Name), Object: schema + "." + r.Name,
+		SQL:  "CREATE INDEX IF NOT EXISTS " + pgx.Identifier{r.Name}.Sanitize() + " ON ONLY " + pgx.Identifier{schema, table}.Sanitize() + " " + rest,
+		Kind: "ddl", Lock: "SHARE", Check: indexExists(schema, r.Name, "")})
+	for j, p := range parts {
+		child := pgx.Identifier{p[0], children[j]}.Sanitize()
+		steps = append(steps, finding.Step{Description: fmt.Sprintf("attach %s to %s", children[j], r.Name), Object: schema + "." + r.Name,
+			SQL: "ALTER INDEX " + parent + " ATTACH PARTITION " + child, Kind: "ddl", Lock: "SHARE UPDATE EXCLUSIVE",
+			Check: "SELECT EXISTS (SELECT FROM pg_catalog.pg_inherits WHERE inhrelid = pg_catalog.to_regclass(" + quoteLiteral(child) +
+				") AND inhparent = pg_catalog.to_regclass(" + quoteLiteral(parent) + "))"})
+	}
+	return steps, children, nil
+}
+
+// outcome sums up the steps of one recommendation and confirms a finished build.
+func (ap *Applier) outcome(ctx context.Context, r Recommendation, run *change.Result, o owner) StepResult {
+	step := StepResult{Object: r.Table + "." + r.Name, SQL: r.SQL, Status: change.StatusSkipped, also: o.children}
+	for i := o.first; i <= o.last && i < len(run.Steps); i++ {
+		s := run.Steps[i]
+		step.Attempts += s.Attempts
+		switch {
+		case s.Status == change.StatusFailed || s.Status == change.StatusNotRun:
+			step.Status, step.Detail = change.StatusFailed, s.Detail
 			return step
+		case s.Status == change.StatusDone:
+			step.Status = change.StatusDone
 		}
 	}
-	parent := "CREATE INDEX IF NOT EXISTS " + pgx.Identifier{r.Name}.Sanitize() + " ON ONLY " + pgx.Identifier{schema, table}.Sanitize() + " " + rest
-	if err := ap.retrying(ctx, parent); err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
-		ap.finish(id, "failed", step.Detail)
+	if step.Status == change.StatusSkipped {
+		step.Detail = "already exists"
+		ap.opts.Progress(fmt.Sprintf("%s already exists", r.Name))
 		return step
 	}
-	for _, c := range children {
-		attach := "ALTER INDEX " + pgx.Identifier{schema, r.Name}.Sanitize() + " ATTACH PARTITION " + c
-		if err := ap.retrying(ctx, attach); err != nil && !strings.Contains(err.Error(), "already attached") &&
-			!strings.Contains(err.Error(), "is already") {
-			step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
-			ap.finish(id, "failed", step.Detail)
-			return step
-		}
+	step.Targets, step.Confirmed = ap.confirm(ctx, r, o.children...)
+	step.Detail = fmt.Sprintf("%d of %d target statements now plan with it", step.Confirmed, step.Targets)
+	if len(o.children) > 0 {
+		step.Detail = fmt.Sprintf("built on %d partitions and attached; %s", len(o.children), step.Detail)
 	}
-	step.Status, step.Attempts = "done", 1
-	step.also = childNames
-	step.Targets, step.Confirmed = ap.confirm(ctx, r, childNames...)
-	step.Detail = fmt.Sprintf("built on %d partitions and attached; %d of %d target statements now plan with it", len(parts), step.Confirmed, step.Targets)
-	ap.finish(id, "done", step.Detail)
 	ap.opts.Progress(fmt.Sprintf("built %s: %s", r.Name, step.Detail))
 	return step
+}
+
+// confirmTogether confirms again the indexes that work together (an OR's branches, a
+// join's two sides), which plans use only once all are built.
+func (ap *Applier) confirmTogether(ctx context.Context, adv *Advice, res *ApplyResult) {
+	for i, r := range adv.Recommendations {
+		step := &res.Steps[i]
+		if step.Status != change.StatusDone || step.Confirmed >= step.Targets {
+			continue
+		}
+		if targets, using := ap.confirm(ctx, r, step.also...); using > step.Confirmed {
+			step.Targets, step.Confirmed = targets, using
+			step.Detail = fmt.Sprintf("%d of %d target statements plan with it once every index is built", using, targets)
+		}
+	}
+}
+
+// add records a step and counts its failure.
+func (res *ApplyResult) add(step StepResult) {
+	if step.Status == change.StatusFailed {
+		res.Failed++
+		if strings.Contains(step.Detail, "(SQLSTATE 42501)") {
+			res.Denied++
+		}
+	}
+	res.Steps = append(res.Steps, step)
 }
 
 // childIndexName names a partition's index after the partition and the parent index.
@@ -386,100 +338,6 @@ func childIndexName(partition, index string) string {
 		name = fmt.Sprintf("%s_%08x", name[:46], h)
 	}
 	return name + "_idx"
-}
-
-// retrying runs a statement, retrying with backoff while a lock is not granted.
-func (ap *Applier) retrying(ctx context.Context, sql string) error {
-	var err error
-	for attempt := 1; attempt <= ap.opts.Retries+1; attempt++ {
-		if err = ap.exec(ctx, sql); err == nil || !isLockTimeout(err) {
-			return err
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(ap.opts.Backoff << (attempt - 1)):
-		}
-	}
-	return err
-}
-
-func (ap *Applier) drop(ctx context.Context, d Drop) StepResult {
-	step := StepResult{Object: d.Index, SQL: d.SQL}
-	id := ap.record(ctx, "drop_index", d.Index, d.SQL)
-	var err error
-	for attempt := 1; attempt <= ap.opts.Retries+1; attempt++ {
-		step.Attempts = attempt
-		err = ap.exec(ctx, d.SQL)
-		if err == nil || !isLockTimeout(err) {
-			break
-		}
-		select {
-		case <-ctx.Done():
-		case <-time.After(ap.opts.Backoff << (attempt - 1)):
-		}
-	}
-	if err != nil {
-		step.Status, step.Detail = "failed", sqlparse.OneLine(explain.SafeError(err))
-		ap.finish(id, "failed", step.Detail)
-		return step
-	}
-	step.Status = "done"
-	ap.finish(id, "done", "")
-	ap.opts.Progress("dropped " + d.Index)
-	return step
-}
-
-func (ap *Applier) dropIndex(ctx context.Context, schema, name string) error {
-	return ap.exec(ctx, "DROP INDEX CONCURRENTLY IF EXISTS "+pgx.Identifier{schema, name}.Sanitize())
-}
-
-// exec runs one non-transactional statement under the lock timeout, without a
-// statement timeout (a build takes as long as the table needs).
-func (ap *Applier) exec(ctx context.Context, sql string) error {
-	setup := fmt.Sprintf("SET lock_timeout = %d; SET statement_timeout = 0", ap.opts.LockTimeout.Milliseconds())
-	if _, err := ap.conn.Exec(ctx, setup); err != nil {
-		return err
-	}
-	_, err := ap.conn.Exec(ctx, sql)
-	return err
-}
-
-// runWithProgress runs a build while the watch session reports its phase and blocks.
-func (ap *Applier) runWithProgress(ctx context.Context, sql, name string) error {
-	done := make(chan struct{})
-	var pid int
-	_ = ap.conn.QueryRow(ctx, policy.Marker+"SELECT pg_backend_pid()").Scan(&pid)
-	if ap.watch != nil && pid > 0 {
-		go func() {
-			tick := time.NewTicker(ap.opts.ProgressEvery)
-			defer tick.Stop()
-			for {
-				select {
-				case <-done:
-					return
-				case <-tick.C:
-					var phase string
-					var blocksDone, blocksTotal, tuplesDone, tuplesTotal int64
-					err := ap.watch.QueryRow(ctx, policy.Marker+`SELECT phase, blocks_done, blocks_total, tuples_done, tuples_total
-						FROM pg_stat_progress_create_index WHERE pid = $1`, pid).Scan(&phase, &blocksDone, &blocksTotal, &tuplesDone, &tuplesTotal)
-					if err != nil {
-						continue
-					}
-					msg := fmt.Sprintf("%s: %s", name, phase)
-					if blocksTotal > 0 {
-						msg += fmt.Sprintf(", %d%% of blocks", 100*blocksDone/blocksTotal)
-					} else if tuplesTotal > 0 {
-						msg += fmt.Sprintf(", %d%% of rows", 100*tuplesDone/tuplesTotal)
-					}
-					ap.opts.Progress(msg)
-				}
-			}
-		}()
-	}
-	err := ap.exec(ctx, sql)
-	close(done)
-	return err
 }
 
 // confirm plans the recommendation's target statements and counts those that use the
@@ -547,11 +405,6 @@ func partialConstants(table, where string) map[string]string {
 		}
 	}
 	return out
-}
-
-func isLockTimeout(err error) bool {
-	var pgErr *pgconn.PgError
-	return errors.As(err, &pgErr) && (pgErr.Code == "55P03" || pgErr.Code == "40P01")
 }
 
 // fnvHash is a short, stable hash for names (FNV-1a, 32 bits).

@@ -651,6 +651,9 @@ func (a *Advisor) recommendations(stmts []*stmt, chosen []*cand, plans map[*stmt
 		if r.Include == nil {
 			r.Include = []string{}
 		}
+		if t := a.table(r.Table); t != nil && t.Kind == "partitioned" {
+			r.Partitioned = true
+		}
 		for _, s := range stmts {
 			pl := plans[s]
 			if pl == nil || !pl.UsesIndex(c.hypo.name) || s.preset != "" && s.weight == 0 {

@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/spf13/cobra"
 
+	"github.com/pgmedic/pgmedic/change"
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
@@ -346,7 +347,7 @@ func (a *app) runApply(cfg *config.Profile, dsn string, adv *indexadvisor.Advice
 	})
 	start := time.Now()
 	res, err := ap.Apply(a.ctx, adv)
-	if errors.Is(err, indexadvisor.ErrActionsDenied) {
+	if errors.Is(err, change.ErrAuditUnavailable) {
 		return res, &jobError{msg: err.Error(), err: err,
 			hint: "run apply as the tables' owner, or let this role create the schema once: GRANT CREATE ON DATABASE <db> TO <role>"}
 	}
