@@ -283,8 +283,8 @@ func (db *DB) Pool(t testing.TB) *pgxpool.Pool {
 	return pool
 }
 
-// Exec runs statements as the superuser and fails the test on error.
-func (db *DB) Exec(t testing.TB, sql string, args ...any) {
+// with runs fn on a fresh superuser session of the database, failing the test on error.
+func (db *DB) with(t testing.TB, sql string, fn func(ctx context.Context, conn *pgx.Conn) error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -293,26 +293,41 @@ func (db *DB) Exec(t testing.TB, sql string, args ...any) {
 		t.Fatalf("pgtest: connecting to %s: %v", db.Name, err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, sql, args...); err != nil {
+	if err := fn(ctx, conn); err != nil {
 		t.Fatalf("pgtest: %s: %v", firstLine(sql), err)
 	}
+}
+
+// Exec runs statements as the superuser and fails the test on error.
+func (db *DB) Exec(t testing.TB, sql string, args ...any) {
+	t.Helper()
+	db.with(t, sql, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, sql, args...)
+		return err
+	})
 }
 
 // QueryInt64 runs a one-value query and returns it as an int64.
 func (db *DB) QueryInt64(t testing.TB, sql string, args ...any) int64 {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	conn, err := pgconn.Connect(ctx, db.SocketURI, pgconn.Policy{Write: true})
-	if err != nil {
-		t.Fatalf("pgtest: connecting to %s: %v", db.Name, err)
-	}
-	defer conn.Close(ctx)
 	var v int64
-	if err := conn.QueryRow(ctx, sql, args...).Scan(&v); err != nil {
-		t.Fatalf("pgtest: %s: %v", firstLine(sql), err)
-	}
+	db.with(t, sql, func(ctx context.Context, conn *pgx.Conn) error { return conn.QueryRow(ctx, sql, args...).Scan(&v) })
 	return v
+}
+
+// QueryStrings runs a one-column query and returns its rows as text.
+func (db *DB) QueryStrings(t testing.TB, sql string, args ...any) []string {
+	t.Helper()
+	var out []string
+	db.with(t, sql, func(ctx context.Context, conn *pgx.Conn) error {
+		rows, err := conn.Query(ctx, sql, args...)
+		if err != nil {
+			return err
+		}
+		out, err = pgx.CollectRows(rows, pgx.RowTo[string])
+		return err
+	})
+	return out
 }
 
 func firstLine(s string) string {
@@ -323,23 +338,3 @@ func firstLine(s string) string {
 	return s
 }
 
-// QueryStrings runs a one-column query and returns its rows as text.
-func (db *DB) QueryStrings(t testing.TB, sql string, args ...any) []string {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	conn, err := pgconn.Connect(ctx, db.SocketURI, pgconn.Policy{Write: true})
-	if err != nil {
-		t.Fatalf("pgtest: connecting to %s: %v", db.Name, err)
-	}
-	defer conn.Close(ctx)
-	rows, err := conn.Query(ctx, sql, args...)
-	if err != nil {
-		t.Fatalf("pgtest: %s: %v", firstLine(sql), err)
-	}
-	out, err := pgx.CollectRows(rows, pgx.RowTo[string])
-	if err != nil {
-		t.Fatalf("pgtest: %s: %v", firstLine(sql), err)
-	}
-	return out
-}
