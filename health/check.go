@@ -14,11 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/healthcare"
+	"github.com/pgmedic/pgmedic/internal/ident"
 	"github.com/pgmedic/pgmedic/snapshot"
 )
 
@@ -380,9 +379,9 @@ func durHuman(sec float64) string {
 	return d.String()
 }
 
-func quoteIdent(parts ...string) string { return pgx.Identifier(parts).Sanitize() }
+func quoteIdent(parts ...string) string { return ident.Quote(parts...) }
 
-func quoteLiteral(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+func quoteLiteral(s string) string { return ident.Literal(s) }
 
 func ev(name string, v float64, unit string) finding.Evidence {
 	return finding.Evidence{Name: name, Value: v, Unit: unit}

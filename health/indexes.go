@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pgmedic/pgmedic/change"
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/snapshot"
@@ -167,8 +168,5 @@ func checkRedundantIndexes(c *Context) []finding.Finding {
 
 // dropIndexPlan drops one index concurrently (reads and writes go on).
 func dropIndexPlan(ix *snapshot.Index, summary string) *finding.Plan {
-	return &finding.Plan{Summary: summary, Steps: []finding.Step{{
-		Description: "drop " + ix.Name, SQL: "DROP INDEX CONCURRENTLY IF EXISTS " + quoteIdent(ix.Schema, ix.Name),
-		Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true,
-	}}}
+	return &finding.Plan{Summary: summary, Steps: []finding.Step{change.DropIndexStep(ix.Schema, ix.Name, "drop "+ix.Name)}}
 }

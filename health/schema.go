@@ -2,15 +2,15 @@ package health
 
 import (
 	"fmt"
-	"hash/fnv"
 	"math"
 	"slices"
 	"strings"
 
+	"github.com/pgmedic/pgmedic/change"
 	"github.com/pgmedic/pgmedic/config"
-
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/healthcare"
+	"github.com/pgmedic/pgmedic/internal/ident"
 	"github.com/pgmedic/pgmedic/snapshot"
 )
 
@@ -172,33 +172,20 @@ func checkFKIndexes(c *Context) []finding.Finding {
 		f.Detail = fmt.Sprintf("%s.%s(%s) references %s.%s. Deleting or re-keying a %s row scans %s, and joins from %s to %s cannot use an index on this side.",
 			k.Schema, k.Table, strings.Join(k.Columns, ", "), k.RefSchema, k.RefTable, k.RefTable, k.Table, k.RefTable, k.Table)
 		f.Recommendation = "Create an index on the referencing columns, unless 'pgmedic index advise' finds a wider index that leads with them."
-		name := indexName(k.Table, k.Columns)
+		name := ident.IndexName(k.Table, k.Columns, "")
 		cols := make([]string, len(k.Columns))
 		for i, col := range k.Columns {
 			cols[i] = quoteIdent(col)
 		}
 		f.Fix = &finding.Plan{
 			Summary: "Index the foreign key without blocking writes",
-			Steps: []finding.Step{{
-				Description:   fmt.Sprintf("build %s concurrently", name),
-				SQL:           fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)", quoteIdent(name), quoteIdent(k.Schema, k.Table), strings.Join(cols, ", ")),
-				Lock:          "SHARE UPDATE EXCLUSIVE",
-				NoTransaction: true,
-				Long:          true,
-			}},
+			Steps: []finding.Step{change.BuildIndexStep(k.Schema, name,
+				fmt.Sprintf("CREATE INDEX CONCURRENTLY IF NOT EXISTS %s ON %s (%s)", quoteIdent(name), quoteIdent(k.Schema, k.Table), strings.Join(cols, ", ")),
+				fmt.Sprintf("build %s concurrently", name))},
 		}
 		out = append(out, *f)
 	}
 	return out
-}
-
-// indexName makes a deterministic index name within PostgreSQL's 63-byte limit.
-func indexName(table string, cols []string) string {
-	name := table + "_" + strings.Join(cols, "_") + "_idx"
-	if len(name) > 63 {
-		name = name[:54] + fmt.Sprintf("_%08x", fnvHash(name))
-	}
-	return name
 }
 
 func checkNoPrimaryKey(c *Context) []finding.Finding {
@@ -484,11 +471,4 @@ func capitalize(s string) string {
 		return s
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
-}
-
-// fnvHash is a short, stable hash for names (FNV-1a, 32 bits).
-func fnvHash(s string) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return h.Sum32()
 }

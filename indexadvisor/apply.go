@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"hash/fnv"
 	"regexp"
 	"strings"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/pgmedic/pgmedic/change"
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/ident"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 )
@@ -101,28 +101,15 @@ func (adv *Advice) Plan() *finding.Plan {
 	return p
 }
 
-// indexExists is SQL: true when the index exists, valid or not (valid: "AND indisvalid").
-func indexExists(schema, name, cond string) string {
-	return "SELECT EXISTS (SELECT FROM pg_catalog.pg_index WHERE indexrelid = pg_catalog.to_regclass(" +
-		quoteLiteral(pgx.Identifier{schema, name}.Sanitize()) + ")" + cond + ")"
-}
-
-// buildStep is a concurrent build: done when the index exists and is valid; an INVALID
-// one (a build killed or failed) is dropped before the next attempt.
 func buildStep(schema, name, sql, desc string) finding.Step {
-	return finding.Step{Description: desc, SQL: sql, Object: schema + "." + name, Kind: "index", Progress: "create_index",
-		Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true, Long: true,
-		Check:        indexExists(schema, name, " AND indisvalid"),
-		CleanupCheck: indexExists(schema, name, " AND NOT indisvalid"),
-		Cleanup:      "DROP INDEX CONCURRENTLY IF EXISTS " + pgx.Identifier{schema, name}.Sanitize(),
-		Undo:         "DROP INDEX CONCURRENTLY IF EXISTS " + pgx.Identifier{schema, name}.Sanitize()}
+	return change.BuildIndexStep(schema, name, sql, desc)
 }
 
 func dropStep(d Drop) finding.Step {
 	schema, name := splitQualified(d.Index)
-	return finding.Step{Description: "drop " + d.Index + ": " + d.Reason, SQL: d.SQL, Object: d.Index, Kind: "index",
-		Lock: "SHARE UPDATE EXCLUSIVE", NoTransaction: true,
-		Check: "SELECT pg_catalog.to_regclass(" + quoteLiteral(pgx.Identifier{schema, name}.Sanitize()) + ") IS NULL"}
+	step := change.DropIndexStep(schema, name, "drop "+d.Index+": "+d.Reason)
+	step.SQL = d.SQL
+	return step
 }
 
 // Applier carries out advice through the shared executor (package change), watching
@@ -257,7 +244,7 @@ func partitionedSteps(r Recommendation, schema, table string, parts [][2]string)
 	var steps []finding.Step
 	var children []string
 	for _, p := range parts {
-		child := childIndexName(p[1], r.Name)
+		child := ident.PartitionIndexName(p[1], r.Name)
 		children = append(children, child)
 		sql := "CREATE INDEX CONCURRENTLY IF NOT EXISTS " + pgx.Identifier{child}.Sanitize() + " ON " + pgx.Identifier{p[0], p[1]}.Sanitize() + " " + rest
 		steps = append(steps, buildStep(p[0], child, sql, fmt.Sprintf("build %s on partition %s", child, p[1])))
@@ -265,7 +252,7 @@ func partitionedSteps(r Recommendation, schema, table string, parts [][2]string)
 	parent := pgx.Identifier{schema, r.Name}.Sanitize()
 	steps = append(steps, finding.Step{Description: fmt.Sprintf("create %s on the parent only (reads no rows)", r.Name), Object: schema + "." + r.Name,
 		SQL:  "CREATE INDEX IF NOT EXISTS " + pgx.Identifier{r.Name}.Sanitize() + " ON ONLY " + pgx.Identifier{schema, table}.Sanitize() + " " + rest,
-		Kind: "ddl", Lock: "SHARE", Check: indexExists(schema, r.Name, "")})
+		Kind: "ddl", Lock: "SHARE", Check: change.IndexExists(schema, r.Name, "")})
 	for j, p := range parts {
 		child := pgx.Identifier{p[0], children[j]}.Sanitize()
 		steps = append(steps, finding.Step{Description: fmt.Sprintf("attach %s to %s", children[j], r.Name), Object: schema + "." + r.Name,
@@ -328,16 +315,6 @@ func (res *ApplyResult) add(step StepResult) {
 		}
 	}
 	res.Steps = append(res.Steps, step)
-}
-
-// childIndexName names a partition's index after the partition and the parent index.
-func childIndexName(partition, index string) string {
-	name := partition + "_" + strings.TrimSuffix(index, "_idx")
-	if len(name) > 55 {
-		h := fnvHash(name)
-		name = fmt.Sprintf("%s_%08x", name[:46], h)
-	}
-	return name + "_idx"
 }
 
 // confirm plans the recommendation's target statements and counts those that use the
@@ -407,9 +384,3 @@ func partialConstants(table, where string) map[string]string {
 	return out
 }
 
-// fnvHash is a short, stable hash for names (FNV-1a, 32 bits).
-func fnvHash(s string) uint32 {
-	h := fnv.New32a()
-	h.Write([]byte(s))
-	return h.Sum32()
-}

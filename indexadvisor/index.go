@@ -2,10 +2,11 @@ package indexadvisor
 
 import (
 	"fmt"
-	"hash/fnv"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/internal/ident"
 )
 
 // Key is one key column (or expression) of an index.
@@ -47,26 +48,6 @@ func (k Key) label() string {
 	return name
 }
 
-// name part of an index name: letters, digits and underscores.
-func (k Key) namePart() string {
-	s := k.Column
-	if k.Expr != "" {
-		s = k.Expr
-	}
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		switch {
-		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_':
-			b.WriteRune(r)
-		case r == '(' || r == ' ':
-			if b.Len() > 0 && !strings.HasSuffix(b.String(), "_") {
-				b.WriteByte('_')
-			}
-		}
-	}
-	return strings.Trim(b.String(), "_")
-}
-
 // Index is a candidate or recommended index.
 type Index struct {
 	Schema  string
@@ -98,29 +79,25 @@ func (ix *Index) method() string {
 	return ix.Method
 }
 
-// Name is deterministic: table and key columns, and a short hash of the full definition
-// when INCLUDE columns, a predicate or directions make it differ from the plain index.
+// Name is deterministic (see ident.IndexName): table and key columns, and a short hash
+// of the full definition when INCLUDE columns, a predicate, a method, an operator class
+// or a direction make it differ from the plain index.
 func (ix *Index) Name() string {
-	parts := []string{ix.Table}
-	for _, k := range ix.Keys {
-		parts = append(parts, k.namePart())
-	}
-	name := strings.Join(parts, "_")
+	var parts []string
 	plain := ix.Where == "" && len(ix.Include) == 0 && ix.method() == "btree"
 	for _, k := range ix.Keys {
-		if k.Desc {
-			plain = false
+		part := k.Column
+		if k.Expr != "" {
+			part = k.Expr
 		}
+		parts = append(parts, part)
+		plain = plain && !k.Desc && k.OpClass == ""
 	}
-	if !plain || len(name) > 55 {
-		h := fnv.New32a()
-		h.Write([]byte(ix.Signature()))
-		if len(name) > 50 {
-			name = name[:50]
-		}
-		name = fmt.Sprintf("%s_%06x", strings.TrimRight(name, "_"), h.Sum32()&0xffffff)
+	variant := ""
+	if !plain {
+		variant = ix.Signature()
 	}
-	return name + "_idx"
+	return ident.IndexName(ix.Table, parts, variant)
 }
 
 // Definition is the CREATE INDEX statement (CONCURRENTLY IF NOT EXISTS for a real build).
