@@ -383,4 +383,3 @@ func partialConstants(table, where string) map[string]string {
 	}
 	return out
 }
-

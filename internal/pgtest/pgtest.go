@@ -337,4 +337,3 @@ func firstLine(s string) string {
 	}
 	return s
 }
-
