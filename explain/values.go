@@ -57,8 +57,11 @@ func (p *Planner) Representative(ctx context.Context, s *Statement) ([]*string, 
 		set(st.Offset.Param, "0")
 	}
 	p.fromStatistics(ctx, st, set)
+	ranged := rangeParams(st)
 	for i := 1; i <= n; i++ {
-		if vals[i-1] == nil {
+		// A range bound no statistics give stays unknown: a made-up one (today's
+		// date) would cost the range as empty. The generic plan is the honest one.
+		if vals[i-1] == nil && !ranged[i] {
 			if v, ok := p.typedValue(ctx, s, i); ok {
 				set(i, v)
 			}
@@ -111,18 +114,19 @@ func (p *Planner) fromStatistics(ctx context.Context, st *sqlparse.Statement, se
 			continue
 		}
 		r := ranges[pr.Table+"."+pr.Column]
+		dist := cs.distribution()
 		switch {
-		case r != nil && r.lo > 0 && r.hi > 0 && len(cs.hist) >= 3:
-			i := percentile(len(cs.hist), 0.90)
-			set(r.lo, cs.hist[i])
-			set(r.hi, cs.hist[min(i+1, len(cs.hist)-1)])
+		case r != nil && r.lo > 0 && r.hi > 0 && len(dist) >= 3:
+			lo, hi := dist.bucket(0.90)
+			set(r.lo, lo)
+			set(r.hi, hi)
 		case pr.Op == ">" || pr.Op == ">=":
-			if len(cs.hist) > 0 {
-				set(pr.Param, cs.hist[percentile(len(cs.hist), 0.95)])
+			if len(dist) > 0 {
+				set(pr.Param, dist.quantile(0.95))
 			}
 		case pr.Op == "<" || pr.Op == "<=":
-			if len(cs.hist) > 0 {
-				set(pr.Param, cs.hist[percentile(len(cs.hist), 0.05)])
+			if len(dist) > 0 {
+				set(pr.Param, dist.quantile(0.05))
 			}
 		case pr.Op == "ANY":
 			// = ANY($1) takes an array.
@@ -197,6 +201,20 @@ func (p *Planner) Frequency(ctx context.Context, table, column, value string) (f
 		return cs.mcf[len(cs.mcf)-1], true
 	}
 	return 0, len(cs.hist) > 0
+}
+
+// rangeParams are the parameters a column is range-compared with.
+func rangeParams(st *sqlparse.Statement) map[int]bool {
+	out := map[int]bool{}
+	for _, pr := range st.Predicates {
+		switch pr.Op {
+		case ">", ">=", "<", "<=", "BETWEEN":
+			for _, n := range pr.Params {
+				out[n] = true
+			}
+		}
+	}
+	return out
 }
 
 // SensitiveParam reports whether $n is compared with, or stored in, a column the

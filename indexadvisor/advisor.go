@@ -285,7 +285,7 @@ func (a *Advisor) workloadConstants(ctx context.Context, s *stmt) map[int]string
 			continue
 		}
 		for _, qid := range s.queryIDs {
-			if v, ok := a.constants[constKey{qid, t.QualifiedName(), p.Column}]; ok {
+			if v, ok := a.constants[constKey{qid, t.QualifiedName(), p.Column, "="}]; ok {
 				out[p.Param] = v
 			}
 		}
@@ -426,8 +426,9 @@ func (a *Advisor) statements(ctx context.Context, inputs iter.Seq[workload.Input
 			continue
 		}
 		s := a.newStmt(ws)
-		if vals, ok := ws.Values(ctx, a.planner); ok {
-			s.vals = a.withConstants(s, vals)
+		// What pg_qualstats saw the statement run with fills or replaces the guesses.
+		if vals := a.withConstants(s, ws.Values(ctx, a.planner)); workload.Complete(vals) {
+			s.vals = vals
 		}
 		s.consts = a.workloadConstants(ctx, s)
 		pl, err := a.plan(ctx, s)
@@ -571,11 +572,11 @@ func (a *Advisor) plan(ctx context.Context, s *stmt) (*explain.Plan, error) {
 // what the statement does rather than for a typical value.
 func (a *Advisor) withConstants(s *stmt, vals []*string) []*string {
 	for _, p := range s.parsed.Predicates {
-		if p.Param < 1 || p.Param > len(vals) || p.Op != "=" {
+		if p.Param < 1 || p.Param > len(vals) || p.Value != sqlparse.ValParam {
 			continue
 		}
 		for _, qid := range s.queryIDs {
-			if lit, ok := a.constants[constKey{qid, p.Table, p.Column}]; ok {
+			if lit, ok := a.constants[constKey{qid, p.Table, p.Column, p.Op}]; ok {
 				if v, ok := unquoteLiteral(lit); ok {
 					vals[p.Param-1] = &v
 				}
@@ -609,29 +610,35 @@ func (a *Advisor) loadConstants(ctx context.Context) error {
 	if !ok || ext.InstalledVersion == "" {
 		return nil
 	}
+	// Equality constants of low-cardinality columns (a status), and range constants of
+	// dates, times and numbers that name no one (the start of a monthly report).
 	var rels []int64
 	var atts []int32
-	for _, t := range a.snap.Tables {
+	var eqOnly []bool
+	for i := range a.snap.Tables {
+		t := &a.snap.Tables[i]
 		for _, c := range t.Columns {
-			if a.lowCardinality(&t, c.Name) {
-				rels = append(rels, int64(t.OID))
-				atts = append(atts, int32(c.Num))
+			low := a.lowCardinality(t, c.Name)
+			ranged := rangeType(c.TypeName) && !a.identifies(t.QualifiedName(), c.Name)
+			if low || ranged {
+				rels, atts, eqOnly = append(rels, int64(t.OID)), append(atts, int32(c.Num)), append(eqOnly, !ranged)
 			}
 		}
 	}
 	if len(rels) == 0 {
 		return nil
 	}
-	conn := a.planner.Conn()
-	rows, err := conn.Query(ctx, policy.Marker+`SELECT q.queryid, n.nspname || '.' || c.relname, a.attname::text, q.constvalue, sum(q.execution_count)::float8
+	rows, err := a.planner.Conn().Query(ctx, policy.Marker+`SELECT q.queryid, n.nspname || '.' || c.relname, a.attname::text, o.oprname::text,
+		q.constvalue, sum(q.execution_count)::float8
 		FROM pg_qualstats() q
-		JOIN unnest($1::oid[], $2::int2[]) AS w(rel, att) ON w.rel = q.lrelid AND w.att = q.lattnum
+		JOIN unnest($1::oid[], $2::int2[], $3::bool[]) AS w(rel, att, eq_only) ON w.rel = q.lrelid AND w.att = q.lattnum
 		JOIN pg_class c ON c.oid = q.lrelid
 		JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_attribute a ON a.attrelid = q.lrelid AND a.attnum = q.lattnum
 		JOIN pg_operator o ON o.oid = q.opno
-		WHERE o.oprname = '=' AND q.constvalue IS NOT NULL AND q.queryid IS NOT NULL
-		GROUP BY 1, 2, 3, 4`, rels, atts)
+		WHERE (o.oprname = '=' OR NOT w.eq_only AND o.oprname IN ('<', '<=', '>', '>='))
+		  AND q.constvalue IS NOT NULL AND q.queryid IS NOT NULL
+		GROUP BY 1, 2, 3, 4, 5`, rels, atts, eqOnly)
 	if err != nil {
 		return nil // pg_qualstats not readable: partial indexes come from literal SQL only
 	}
@@ -646,7 +653,7 @@ func (a *Advisor) loadConstants(ctx context.Context) error {
 		var k constKey
 		var v string
 		var n float64
-		if err := rows.Scan(&k.queryID, &k.table, &k.column, &v, &n); err != nil {
+		if err := rows.Scan(&k.queryID, &k.table, &k.column, &k.op, &v, &n); err != nil {
 			return fmt.Errorf("indexadvisor: reading pg_qualstats: %w", err)
 		}
 		t := best[k]
@@ -669,6 +676,15 @@ func (a *Advisor) loadConstants(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// rangeType: a type whose range constants say how much of a table a statement reads.
+func rangeType(typeName string) bool {
+	switch typeName {
+	case "date", "timestamp", "timestamptz", "int2", "int4", "int8", "numeric", "float4", "float8":
+		return true
+	}
+	return false
 }
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }

@@ -680,6 +680,7 @@ type constKey struct {
 	queryID int64
 	table   string
 	column  string
+	op      string
 }
 
-func (k constKey) String() string { return fmt.Sprintf("%d/%s.%s", k.queryID, k.table, k.column) }
+func (k constKey) String() string { return fmt.Sprintf("%d/%s.%s %s", k.queryID, k.table, k.column, k.op) }

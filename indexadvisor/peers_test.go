@@ -418,8 +418,6 @@ var peerDifferences = map[string]difference{
 		none},
 	"pghero/is_not_null_ignored": {"as not_equal_ignored",
 		none},
-	"pghero/two_ranges_first_only": {"planned with representative values, both one-sided ranges keep most rows: no index pays (the peer's notes expect this of a cost-based advisor)",
-		none},
 	"pghero/is_null_and_equality": {"a partial index on login_attempts WHERE zip_code IS NULL holds only the 2.5% of rows the statement wants",
 		advises("public.users(login_attempts)")},
 	"pghero/nested_or_condition": {"PgHero gives up on any OR; city_id = 1 keeps 50 rows of 5,000, so an index pays",

@@ -31,9 +31,9 @@ var (
 	pendingPattern  = regexp.MustCompile(`(?i)^(pend|pending|pended|on_hold|queued)`)
 )
 
-func (a *Advisor) presetStatements(ctx context.Context, workload []*stmt, adv *Advice) []*stmt {
+func (a *Advisor) presetStatements(ctx context.Context, observed []*stmt, adv *Advice) []*stmt {
 	weight := 0.0
-	if len(workload) == 0 {
+	if len(observed) == 0 {
 		weight = 1
 	}
 	var out []*stmt
@@ -44,7 +44,7 @@ func (a *Advisor) presetStatements(ctx context.Context, workload []*stmt, adv *A
 			continue
 		}
 		s := &stmt{ws: ws, parsed: ws.Parsed, weight: weight, calls: weight, preset: p.name}
-		if vals, ok := ws.Values(ctx, a.planner); ok {
+		if vals := ws.Values(ctx, a.planner); workload.Complete(vals) {
 			s.vals = vals
 		}
 		pl, err := a.plan(ctx, s)

@@ -257,15 +257,16 @@ func (s *Statement) Prepare(ctx context.Context, p *explain.Planner) error {
 }
 
 // Values chooses the values of a custom plan: a constant of the workload where the
-// statement has one (and its column is not sensitive), else a representative value
-// (explain.Planner.Representative). ok is false when some parameter has none.
-func (s *Statement) Values(ctx context.Context, p *explain.Planner) ([]*string, bool) {
-	if s.Prepared == nil {
-		return nil, false
+// statement has one (and its column does not name a person), else a representative
+// value (explain.Planner.Representative). A parameter nothing gives a value stays nil;
+// the plan is custom only when none does (see Complete).
+func (s *Statement) Values(ctx context.Context, p *explain.Planner) []*string {
+	if s.Prepared == nil || s.Prepared.Params() == 0 {
+		return nil
 	}
-	vals, ok := p.Representative(ctx, s.Prepared)
+	vals, _ := p.Representative(ctx, s.Prepared)
 	n := s.Prepared.Params()
-	if !ok {
+	if len(vals) != n {
 		vals = make([]*string, n)
 	}
 	for i := 1; i <= n; i++ {
@@ -279,12 +280,17 @@ func (s *Statement) Values(ctx context.Context, p *explain.Planner) ([]*string, 
 		v := lit.Value()
 		vals[i-1] = &v
 	}
+	return vals
+}
+
+// Complete reports whether every parameter has a value.
+func Complete(vals []*string) bool {
 	for _, v := range vals {
 		if v == nil {
-			return nil, false
+			return false
 		}
 	}
-	return vals, true
+	return len(vals) > 0
 }
 
 // ErrNotPrepared is returned for plans of statements Prepare did not accept.
@@ -300,7 +306,7 @@ func (s *Statement) Plan(ctx context.Context, p *explain.Planner) (pl *explain.P
 		pl, err = p.Plan(ctx, s.Prepared, nil)
 		return pl, "plain", err
 	}
-	if vals, ok := s.Values(ctx, p); ok {
+	if vals := s.Values(ctx, p); Complete(vals) {
 		if pl, err = p.Plan(ctx, s.Prepared, vals); err == nil {
 			return pl, "custom", nil
 		}
