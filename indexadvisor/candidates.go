@@ -683,4 +683,6 @@ type constKey struct {
 	op      string
 }
 
-func (k constKey) String() string { return fmt.Sprintf("%d/%s.%s %s", k.queryID, k.table, k.column, k.op) }
+func (k constKey) String() string {
+	return fmt.Sprintf("%d/%s.%s %s", k.queryID, k.table, k.column, k.op)
+}
