@@ -342,9 +342,15 @@ func checkAutovacuumDisabled(c *Context) []finding.Finding {
 		f.Evidence = []finding.Evidence{ev("dead_rows", float64(t.DeadTuples), ""), ev("frozen_xid_age", float64(t.FrozenXIDAge), "transactions")}
 		f.Detail = "Anti-wraparound vacuums still run, but nothing cleans up dead rows or refreshes statistics in between."
 		f.Recommendation = "Reset the option; if autovacuum was disabled because it got in the way, tune its cost limits for the table instead."
+		rel := "c.reloptions"
+		if !heap {
+			rel = "(SELECT t.reloptions FROM pg_catalog.pg_class t WHERE t.oid = c.reltoastrelid)"
+		}
 		f.Fix = &finding.Plan{Summary: "Let autovacuum handle the table again", Steps: []finding.Step{{
 			Description: "reset " + option, SQL: fmt.Sprintf("ALTER TABLE %s RESET (%s)", quoteIdent(t.Schema, t.Name), option),
-			Lock: "SHARE UPDATE EXCLUSIVE",
+			Lock: "SHARE UPDATE EXCLUSIVE", Kind: "ddl", Object: t.QualifiedName(),
+			Check: fmt.Sprintf("SELECT NOT EXISTS (SELECT FROM pg_catalog.pg_class c, unnest(coalesce(%s, '{}')) o WHERE c.oid = pg_catalog.to_regclass(%s) AND o LIKE 'autovacuum_enabled=%%')",
+				rel, quoteLiteral(quoteIdent(t.Schema, t.Name))),
 		}}}
 		out = append(out, *f)
 	}

@@ -246,7 +246,9 @@ func checkNotValid(c *Context) []finding.Finding {
 			Description: "validate " + k.Name,
 			SQL:         fmt.Sprintf("ALTER TABLE %s VALIDATE CONSTRAINT %s", quoteIdent(k.Schema, k.Table), quoteIdent(k.Name)),
 			Lock:        "SHARE UPDATE EXCLUSIVE",
-			Long:        true,
+			Long:        true, Kind: "maintenance", Object: k.Schema + "." + k.Table,
+			Check: fmt.Sprintf("SELECT coalesce((SELECT convalidated FROM pg_catalog.pg_constraint WHERE conname = %s AND conrelid = pg_catalog.to_regclass(%s)), true)",
+				quoteLiteral(k.Name), quoteLiteral(quoteIdent(k.Schema, k.Table))),
 		}}}
 		out = append(out, *f)
 	}
@@ -264,12 +266,17 @@ func checkInvalidIndexes(c *Context) []finding.Finding {
 		f.Evidence = []finding.Evidence{ev("size_bytes", float64(ix.SizeBytes), "bytes")}
 		f.Detail = fmt.Sprintf("Definition: %s. A failed concurrent build left it behind; queries cannot use it, writes still pay for it.", ix.Definition)
 		f.Recommendation = "Rebuild it concurrently if it is wanted, or drop it concurrently if not."
+		// An interrupted REINDEX CONCURRENTLY leaves an invalid copy named <index>_ccnew.
+		ccnew := ix.Name + "_ccnew"
 		f.Fix = &finding.Plan{Summary: "Rebuild the index without blocking writes", Steps: []finding.Step{{
 			Description:   "rebuild " + ix.Name,
 			SQL:           fmt.Sprintf("REINDEX INDEX CONCURRENTLY %s", quoteIdent(ix.Schema, ix.Name)),
 			Lock:          "SHARE UPDATE EXCLUSIVE",
 			NoTransaction: true,
-			Long:          true,
+			Long:          true, Kind: "index", Progress: "create_index", Object: ix.QualifiedName(),
+			Check:        change.IndexExists(ix.Schema, ix.Name, " AND indisvalid"),
+			CleanupCheck: change.IndexExists(ix.Schema, ccnew, " AND NOT indisvalid"),
+			Cleanup:      "DROP INDEX CONCURRENTLY IF EXISTS " + quoteIdent(ix.Schema, ccnew),
 		}}}
 		out = append(out, *f)
 	}
@@ -405,7 +412,9 @@ func checkDisabledTriggers(c *Context) []finding.Finding {
 		f.Fix = &finding.Plan{Summary: "Enable the trigger", Steps: []finding.Step{{
 			Description: "enable " + tg.Name,
 			SQL:         fmt.Sprintf("ALTER TABLE %s ENABLE TRIGGER %s", quoteIdent(tg.Schema, tg.Table), quoteIdent(tg.Name)),
-			Lock:        "SHARE ROW EXCLUSIVE",
+			Lock:        "SHARE ROW EXCLUSIVE", Kind: "ddl", Object: tg.Schema + "." + tg.Table,
+			Check: fmt.Sprintf("SELECT coalesce((SELECT tgenabled <> 'D' FROM pg_catalog.pg_trigger WHERE tgname = %s AND tgrelid = pg_catalog.to_regclass(%s)), true)",
+				quoteLiteral(tg.Name), quoteLiteral(quoteIdent(tg.Schema, tg.Table))),
 		}}}
 		out = append(out, *f)
 	}

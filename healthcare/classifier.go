@@ -123,7 +123,7 @@ func New(cfg config.Healthcare) (*Classifier, error) {
 		}
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, &ConfigError{Err: errors.Join(errs...)}
 	}
 	return c, nil
 }
@@ -258,3 +258,9 @@ func (c *Classifier) column(schema, table, column, dataType string) []Match {
 	}
 	return classifyColumn(column, dataType)
 }
+
+// ConfigError is a malformed entry of the healthcare configuration section.
+type ConfigError struct{ Err error }
+
+func (e *ConfigError) Error() string { return e.Err.Error() }
+func (e *ConfigError) Unwrap() error { return e.Err }

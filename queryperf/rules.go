@@ -11,6 +11,7 @@ import (
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/health"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
+	"github.com/pgmedic/pgmedic/report"
 )
 
 // Rule is one declared query rule.
@@ -739,4 +740,13 @@ func quoteIdent(s string) string {
 		}
 	}
 	return s
+}
+
+// RuleInfos describes every rule for reports.
+func RuleInfos() []report.CheckInfo {
+	var out []report.CheckInfo
+	for _, r := range Rules() {
+		out = append(out, report.CheckInfo{ID: r.ID, Area: r.Area, Title: r.Title, Description: r.Description, Severity: r.Severity, References: r.References})
+	}
+	return out
 }

@@ -14,11 +14,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgmedic/pgmedic/checkup"
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/health"
-	"github.com/pgmedic/pgmedic/healthcare"
 	"github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/queryperf"
 	"github.com/pgmedic/pgmedic/report"
@@ -264,89 +264,24 @@ func (a *app) check(f checkFlags) error {
 			return err
 		}
 	}
-	res, err := a.analyse(cfg, snap, baseline, planner)
+	res, err := checkup.Analyse(a.ctx, cfg, snap, checkup.Options{Baseline: baseline, Planner: planner})
 	if err != nil {
-		return err
+		return checkupError(err)
 	}
 	if !snap.Workload.Available {
 		a.logf("pgmedic: warning: %s; statement checks are limited (see the statements.unavailable finding)", snap.Workload.Reason)
 	}
 	opts := report.Options{Color: format == report.Text && f.output == "" && !a.noColor && isTerminal(a.stdout)}
-	if err := a.writeTo(f.output, func(w io.Writer) error { return report.Write(w, format, res.input, opts) }); err != nil {
+	if err := a.writeTo(f.output, func(w io.Writer) error { return report.Write(w, format, res.Report, opts) }); err != nil {
 		return err
 	}
 	if f.output != "" {
 		a.logf("wrote the %s report to %s", format, f.output)
 	}
-	if failOn != nil && finding.AtLeast(res.findings, *failOn) {
+	if failOn != nil && finding.AtLeast(res.Findings, *failOn) {
 		return &exitError{code: ExitFailure}
 	}
 	return nil
-}
-
-type analysis struct {
-	findings []finding.Finding
-	input    *report.Input
-}
-
-// analyse runs the health checks and the query analysis (with plans when a planner is
-// given) and prepares the report input.
-func (a *app) analyse(cfg *config.Profile, snap *snapshot.Snapshot, baseline *snapshot.Snapshot, planner *explain.Planner) (*analysis, error) {
-	cls, err := healthcare.New(cfg.Healthcare)
-	if err != nil {
-		return nil, usageErrorf("healthcare configuration: %v", err)
-	}
-	fs, err := health.Run(snap, health.Options{Config: cfg, Baseline: baseline, Classifier: cls, OtherChecks: queryperf.KnownRules()})
-	if err != nil {
-		var oe *health.OverrideError
-		if errors.As(err, &oe) {
-			return nil, &usageError{msg: oe.Msg, hint: oe.Hint}
-		}
-		return nil, err
-	}
-	if snap.Workload.Available {
-		opts := []queryperf.Option{queryperf.WithSnapshot(snap), queryperf.WithClassifier(cls)}
-		if planner != nil {
-			opts = append(opts, queryperf.WithPlanner(planner))
-		}
-		an, err := queryperf.New(cfg, opts...)
-		if err != nil {
-			return nil, overrideError(err)
-		}
-		res, err := an.Analyze(a.ctx, snap)
-		if err != nil {
-			return nil, err
-		}
-		for _, f := range res.Findings {
-			// health's statements.slow already reports slow statements.
-			if f.Check != "query.slow" {
-				fs = append(fs, f)
-			}
-		}
-		finding.Sort(fs)
-	}
-	var checks []report.CheckInfo
-	for _, c := range health.List(cfg) {
-		checks = append(checks, report.CheckInfo{ID: c.ID, Area: c.Area, Title: c.Title, Description: c.Description,
-			Severity: c.Severity, References: c.References})
-	}
-	checks = append(checks, ruleInfos()...)
-	phi := map[string]bool{}
-	for _, t := range snap.Tables {
-		in := healthcare.TableInput{Schema: t.Schema, Name: t.Name}
-		for _, c := range t.Columns {
-			in.Columns = append(in.Columns, healthcare.ColumnInput{Name: c.Name, Type: c.Type})
-		}
-		if cls.Table(in).PHI {
-			phi[t.QualifiedName()] = true
-		}
-	}
-	in := report.FromSnapshot(snap, fs, checks, phi)
-	if baseline != nil {
-		in.Notes = append(in.Notes, fmt.Sprintf("Compared with a snapshot taken %s earlier (%s).",
-			snap.CollectedAt.Sub(baseline.CollectedAt).Round(time.Minute), baseline.CollectedAt.Format(time.RFC3339)))
-	}
-	return &analysis{findings: fs, input: in}, nil
 }
 
 func readSnapshotFile(path, flag string) (*snapshot.Snapshot, error) {

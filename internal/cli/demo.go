@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/spf13/cobra"
 
+	"github.com/pgmedic/pgmedic/checkup"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/internal/localpg"
 	"github.com/pgmedic/pgmedic/internal/synth"
@@ -184,20 +185,20 @@ func (a *app) demoReport(cluster *localpg.Cluster, dir string, out io.Writer) er
 		return err
 	}
 	defer sess.close()
-	res, err := a.analyse(cfg, sess.snap, nil, sess.planner)
+	res, err := checkup.Analyse(a.ctx, cfg, sess.snap, checkup.Options{Planner: sess.planner})
 	if err != nil {
-		return err
+		return checkupError(err)
 	}
-	sum := finding.Summarize(res.findings)
+	sum := finding.Summarize(res.Findings)
 	fmt.Fprintf(out, "health checks: %d findings (critical %d, high %d, medium %d, low %d, info %d), %d undecided\n",
 		sum.Total, sum.BySeverity["critical"], sum.BySeverity["high"], sum.BySeverity["medium"], sum.BySeverity["low"], sum.BySeverity["info"], sum.Unknown)
-	for _, f := range res.findings {
+	for _, f := range res.Findings {
 		if f.Status == finding.Open && f.Severity >= finding.High {
 			fmt.Fprintf(out, "  [%s] %s\n", strings.ToUpper(f.Severity.String()), f.Title)
 		}
 	}
 	path := filepath.Join(dir, "report.html")
-	if err := a.writeTo(path, func(w io.Writer) error { return report.Write(w, report.HTML, res.input, report.Options{}) }); err != nil {
+	if err := a.writeTo(path, func(w io.Writer) error { return report.Write(w, report.HTML, res.Report, report.Options{}) }); err != nil {
 		return err
 	}
 	abs, err := filepath.Abs(path)

@@ -18,6 +18,8 @@ import (
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/health"
+	"github.com/pgmedic/pgmedic/healthcare"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	"github.com/pgmedic/pgmedic/internal/stmtsource"
 	"github.com/pgmedic/pgmedic/pgconn"
@@ -114,7 +116,7 @@ func (a *app) queries(f queriesFlags) error {
 	}
 	an, err := queryperf.New(cfg, queryperf.WithPlanner(sess.planner), queryperf.WithSnapshot(sess.snap))
 	if err != nil {
-		return overrideError(err)
+		return checkupError(err)
 	}
 	res, err := an.AnalyzeSeq(a.ctx, inputs)
 	if err != nil {
@@ -138,10 +140,20 @@ func (a *app) queries(f queriesFlags) error {
 	return nil
 }
 
-func overrideError(err error) error {
-	var oe interface{ Error() string }
-	if errors.As(err, &oe) && strings.HasPrefix(err.Error(), "checks") {
-		return &usageError{msg: err.Error(), hint: "run 'pgmedic checks' for the check ids and thresholds"}
+// checkupError makes a configuration error (a check override, the healthcare section)
+// a usage error; others pass.
+func checkupError(err error) error {
+	var oe *health.OverrideError
+	if errors.As(err, &oe) {
+		hint := oe.Hint
+		if hint == "" {
+			hint = "run 'pgmedic checks' for the check ids and thresholds"
+		}
+		return &usageError{msg: oe.Msg, hint: hint}
+	}
+	var ce *healthcare.ConfigError
+	if errors.As(err, &ce) {
+		return usageErrorf("%v", err)
 	}
 	return err
 }
@@ -299,7 +311,7 @@ func queryInput(res *queryperf.Result, snap *snapshot.Snapshot, shown []*querype
 			fs = append(fs, f)
 		}
 	}
-	in := report.FromSnapshot(snap, fs, ruleInfos(), nil)
+	in := report.FromSnapshot(snap, fs, queryperf.RuleInfos(), nil)
 	in.TableSizes = nil
 	in.TopStatements = nil
 	in.Notes = append(in.Notes, coverageLine(res.Coverage))
@@ -312,14 +324,6 @@ func queryInput(res *queryperf.Result, snap *snapshot.Snapshot, shown []*querype
 		in.Notes = append(in.Notes, fmt.Sprintf("Grade %s (%d): %s", s.Grade, *s.Score, shortenQuery(s.Query, 120)))
 	}
 	return in
-}
-
-func ruleInfos() []report.CheckInfo {
-	var out []report.CheckInfo
-	for _, r := range queryperf.Rules() {
-		out = append(out, report.CheckInfo{ID: r.ID, Area: r.Area, Title: r.Title, Description: r.Description, Severity: r.Severity, References: r.References})
-	}
-	return out
 }
 
 type explainFlags struct {
@@ -392,7 +396,7 @@ func (a *app) explain(sql string, f explainFlags) error {
 	}
 	an, err := queryperf.New(cfg, opts...)
 	if err != nil {
-		return overrideError(err)
+		return checkupError(err)
 	}
 	sr, err := an.AnalyzeQuery(a.ctx, sql)
 	if err != nil {
@@ -431,7 +435,7 @@ func (a *app) explain(sql string, f explainFlags) error {
 		fmt.Fprintln(a.stdout, "No findings.")
 		return nil
 	}
-	in := report.FromSnapshot(sess.snap, sr.Findings, ruleInfos(), nil)
+	in := report.FromSnapshot(sess.snap, sr.Findings, queryperf.RuleInfos(), nil)
 	in.TableSizes, in.TopStatements, in.Parts = nil, nil, nil
 	return report.Write(a.stdout, report.Text, in, report.Options{Color: !a.noColor && isTerminal(a.stdout)})
 }

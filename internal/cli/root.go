@@ -102,6 +102,8 @@ is printed as a plan and runs only with --apply.`,
 		a.queriesCommand(),
 		a.explainCommand(),
 		a.indexCommand(),
+		a.fixCommand(),
+		a.actionsCommand(),
 		a.configCommand(),
 	)
 	setNoArgs(root)
