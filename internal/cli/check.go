@@ -116,59 +116,6 @@ func (a *app) collectSnapshot(dsn string, f collectFlags) (*snapshot.Snapshot, e
 
 // writeTo writes to a file (atomically: a partial report never replaces a good one) or
 // standard output.
-func (a *app) writeTo(path string, write func(io.Writer) error) error {
-	if path == "" || path == "-" {
-		return write(a.stdout)
-	}
-	tmp, err := os.CreateTemp(dirOf(path), ".pgmedic-*.tmp")
-	if err != nil {
-		return outputError(path, err)
-	}
-	defer os.Remove(tmp.Name())
-	if err := write(tmp); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	// Reports may describe PHI tables: keep them private to the user.
-	if err := os.Chmod(tmp.Name(), 0o600); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return &jobError{msg: fmt.Sprintf("cannot write %s: %v", path, err), err: err}
-	}
-	return nil
-}
-
-// checkOutput fails early, before minutes of work, when --output cannot be written.
-func checkOutput(path string) error {
-	if path == "" || path == "-" {
-		return nil
-	}
-	tmp, err := os.CreateTemp(dirOf(path), ".pgmedic-*.tmp")
-	if err != nil {
-		return outputError(path, err)
-	}
-	tmp.Close()
-	return os.Remove(tmp.Name())
-}
-
-func outputError(path string, err error) error {
-	return &jobError{msg: fmt.Sprintf("cannot write %s: %v", path, err), err: err, hint: "check that the directory exists and is writable"}
-}
-
-func dirOf(path string) string {
-	if i := strings.LastIndexByte(path, '/'); i >= 0 {
-		if i == 0 {
-			return "/"
-		}
-		return path[:i]
-	}
-	return "."
-}
-
 type checkFlags struct {
 	collectFlags
 	snapshotPath string
