@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/snapshot"
 )
 
@@ -225,14 +226,6 @@ func statementText(s *snapshot.Snapshot, queryID *int64) string {
 	return ""
 }
 
-func shorten(q string, n int) string {
-	q = strings.Join(strings.Fields(q), " ")
-	if len(q) > n {
-		return q[:n-3] + "..."
-	}
-	return q
-}
-
 func checkLongRunning(c *Context) []finding.Finding {
 	var out []finding.Finding
 	for _, x := range clientSessions(c.Snap) {
@@ -250,7 +243,7 @@ func checkLongRunning(c *Context) []finding.Finding {
 		}
 		f.Evidence = []finding.Evidence{ev("running", round1(running), "s")}
 		if text := statementText(c.Snap, x.QueryID); text != "" {
-			f.Detail = "Statement: " + shorten(text, 300)
+			f.Detail = "Statement: " + display.Shorten(text, 300)
 		} else {
 			f.Detail = "The statement's text is not in pg_stat_statements (compute_query_id may be off)."
 		}
@@ -375,7 +368,7 @@ func checkBlocking(c *Context) []finding.Finding {
 		}
 		f.Detail = fmt.Sprintf("The session at the head of the chain is %s", state)
 		if text := statementText(c.Snap, ch.root.QueryID); text != "" {
-			f.Detail += "; its last statement: " + shorten(text, 200)
+			f.Detail += "; its last statement: " + display.Shorten(text, 200)
 		}
 		f.Detail += "."
 		f.Recommendation = fmt.Sprintf("If the holder is idle in a transaction or stuck, end it with pg_terminate_backend(%d). Give DDL and batch jobs a lock_timeout so they fail fast instead of queueing everyone behind them.", pid)

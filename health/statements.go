@@ -8,6 +8,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/display"
 )
 
 func statementChecks() []Check {
@@ -110,7 +111,7 @@ func checkSlowStatements(c *Context) []finding.Finding {
 		f.Evidence = []finding.Evidence{ev("mean_ms", round1(st.MeanExecMs), "ms"), ev("max_ms", round1(st.MaxExecMs), "ms"),
 			ev("calls", float64(st.Calls), ""), ev("total_ms", round1(st.TotalExecMs), "ms"), ev("share_of_total_pct", round1(share), "%"),
 			ev("rows_per_call", round1(float64(st.Rows)/float64(max(st.Calls, 1))), "")}
-		f.Detail = "Statement: " + shorten(st.Query, 400)
+		f.Detail = "Statement: " + display.Shorten(st.Query, 400)
 		if len(phi) > 0 {
 			f.Detail += " It reads PHI tables: " + strings.Join(phi, ", ") + "."
 		}

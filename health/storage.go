@@ -6,6 +6,7 @@ import (
 	"sort"
 
 	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/display"
 )
 
 func storageChecks() []Check {
@@ -169,7 +170,7 @@ func checkTempFiles(c *Context) []finding.Finding {
 	if len(spills) > 0 {
 		f.Detail = "Statements writing the most temporary data:"
 		for k := 0; k < len(spills) && k < 3; k++ {
-			f.Detail += fmt.Sprintf(" [%s] %s;", bytesHuman(spills[k].b), shorten(spills[k].q, 120))
+			f.Detail += fmt.Sprintf(" [%s] %s;", bytesHuman(spills[k].b), display.Shorten(spills[k].q, 120))
 		}
 	}
 	f.Recommendation = "Raise work_mem for the roles or statements that spill (SET LOCAL work_mem in a reporting transaction), rather than globally; or give those statements an index that avoids the sort."

@@ -6,7 +6,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/pgmedic/pgmedic/finding"
 )
@@ -98,16 +97,6 @@ func sentences(parts ...string) string {
 
 // oneLine collapses all whitespace runs (newlines included) to single spaces.
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
-
-// shorten keeps the first n runes of the one-line form of s, marking a cut with "…".
-func shorten(s string, n int) string {
-	s = oneLine(s)
-	if utf8.RuneCountInString(s) <= n {
-		return s
-	}
-	r := []rune(s)
-	return strings.TrimRight(string(r[:n-1]), " ") + "…"
-}
 
 // severityLabel is the upper-case tag of a severity, e.g. "HIGH".
 func severityLabel(s finding.Severity) string { return strings.ToUpper(s.String()) }

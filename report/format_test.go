@@ -30,12 +30,6 @@ func TestFormatHelpers(t *testing.T) {
 			t.Errorf("groupDigits(%d) = %q, want %q", n, got, want)
 		}
 	}
-	if got, want := shorten("SELECT  a,\n b FROM t", 12), "SELECT a, b…"; got != want {
-		t.Errorf("shorten = %q, want %q", got, want)
-	}
-	if got, want := shorten("short", 12), "short"; got != want {
-		t.Errorf("shorten = %q, want %q", got, want)
-	}
 	if got, want := sentences("Title", "", "Detail ends.", "Do this"), "Title. Detail ends. Do this."; got != want {
 		t.Errorf("sentences = %q, want %q", got, want)
 	}

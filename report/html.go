@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/snapshot"
 )
 
@@ -300,7 +301,7 @@ func sizeChart(sizes []Size) htmlChart {
 			class += " phi"
 			title += " (holds PHI)"
 		}
-		c.Bars = append(c.Bars, layoutBar(i, float64(s.Bytes), maxV, class, title, shorten(s.Name, chartLabelCh), value))
+		c.Bars = append(c.Bars, layoutBar(i, float64(s.Bytes), maxV, class, title, display.Shorten(s.Name, chartLabelCh), value))
 	}
 	c.Height = chartHeight(len(c.Bars))
 	return c
@@ -313,7 +314,7 @@ func statementChart(sts []StatementTime) htmlChart {
 		maxV = max(maxV, s.TotalMs)
 	}
 	for i, s := range sts {
-		label := fmt.Sprintf("%d. %s", i+1, shorten(s.Query, chartLabelCh-4))
+		label := fmt.Sprintf("%d. %s", i+1, display.Shorten(s.Query, chartLabelCh-4))
 		value := humanMs(s.TotalMs) + " · " + groupDigits(s.Calls) + " calls"
 		c.Bars = append(c.Bars, layoutBar(i, s.TotalMs, maxV, "bar stmt", strings.TrimSpace(s.Query), label, value))
 	}

@@ -98,7 +98,7 @@ func TestHTMLCharts(t *testing.T) {
 	if got := html.UnescapeString(m[1]); got != pipeQuery {
 		t.Errorf("tooltip = %q, want the full query %q", got, pipeQuery)
 	}
-	if label := html.UnescapeString(m[2]); !strings.HasSuffix(label, "…") || len([]rune(label)) > chartLabelCh || !strings.HasPrefix(label, "1. SELECT p.id") {
+	if label := html.UnescapeString(m[2]); !strings.HasSuffix(label, "...") || len([]rune(label)) > chartLabelCh || !strings.HasPrefix(label, "1. SELECT p.id") {
 		t.Errorf("label = %q, want a shortened query", label)
 	}
 	// Bars are scaled to the longest.

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/checkup"
 	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/internal/localpg"
 	"github.com/pgmedic/pgmedic/internal/synth"
 	"github.com/pgmedic/pgmedic/pgconn"
@@ -324,17 +325,9 @@ func topStatements(ctx context.Context, pool *pgxpool.Pool, out io.Writer, n int
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "  total ms\tcalls\tmean ms\tstatement")
 	for _, s := range list {
-		fmt.Fprintf(tw, "  %.0f\t%d\t%.2f\t%s\n", s.total, s.calls, s.mean, shorten(s.query, 90))
+		fmt.Fprintf(tw, "  %.0f\t%d\t%.2f\t%s\n", s.total, s.calls, s.mean, display.Shorten(s.query, 90))
 	}
 	return tw.Flush()
-}
-
-func shorten(q string, n int) string {
-	q = strings.Join(strings.Fields(q), " ")
-	if len(q) > n {
-		return q[:n-3] + "..."
-	}
-	return q
 }
 
 func (a *app) demoStop(dir string) error {

@@ -16,6 +16,7 @@ import (
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/health"
+	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/pgconn"
 )
 
@@ -220,7 +221,7 @@ func writeActions(w io.Writer, list []change.Action, since time.Duration) error 
 			step = fmt.Sprintf("%d/%d", a.Step, a.Attempt)
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%.1f\t%s\n", a.StartedAt.UTC().Format("2006-01-02 15:04:05"), a.Actor,
-			a.Tool, a.Kind, a.Object, step, a.Status, a.DurationMs/1000, shortenQuery(a.Detail, 80))
+			a.Tool, a.Kind, a.Object, step, a.Status, a.DurationMs/1000, display.Shorten(a.Detail, 80))
 	}
 	return tw.Flush()
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/indexadvisor"
+	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/workload"
 )
@@ -182,7 +183,7 @@ func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
 		}
 		fmt.Fprintln(w)
 		for _, s := range r.Statements {
-			fmt.Fprintf(w, "      serves: %s\n", shortenQuery(s, 110))
+			fmt.Fprintf(w, "      serves: %s\n", display.Shorten(s, 110))
 		}
 		if len(r.Replaces) > 0 {
 			fmt.Fprintf(w, "      replaces: %s\n", strings.Join(r.Replaces, ", "))
@@ -234,7 +235,7 @@ func coverageWarning(c workload.Coverage) string {
 		if i == 3 {
 			break
 		}
-		names = append(names, fmt.Sprintf("%s (%.1f%%: %s)", shortenQuery(l.Query, 60), l.SharePct, l.Reason))
+		names = append(names, fmt.Sprintf("%s (%.1f%%: %s)", display.Shorten(l.Query, 60), l.SharePct, l.Reason))
 	}
 	return fmt.Sprintf("the advice covers only %.1f%% of the workload's %s; the largest statements left out: %s",
 		c.PlannedPct, c.Measure, strings.Join(names, "; "))

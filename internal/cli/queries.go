@@ -20,6 +20,7 @@ import (
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/health"
 	"github.com/pgmedic/pgmedic/healthcare"
+	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
 	"github.com/pgmedic/pgmedic/internal/stmtsource"
 	"github.com/pgmedic/pgmedic/pgconn"
@@ -236,7 +237,7 @@ func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snaps
 		fmt.Fprintf(tw, "#\tGRADE\tTOTAL MS\tSHARE\tCALLS\tMEAN MS\tROWS/CALL\tPLAN\tSTATEMENT\n")
 		for i, s := range shown {
 			fmt.Fprintf(tw, "%d\t%s\t%.0f\t%.1f%%\t%d\t%.2f\t%.1f\t%s\t%s\n", i+1, gradeLabel(s), s.TotalMs, s.SharePct,
-				s.Calls, s.MeanMs, s.RowsPerCall, planLabel(s), shortenQuery(s.Query, 70))
+				s.Calls, s.MeanMs, s.RowsPerCall, planLabel(s), display.Shorten(s.Query, 70))
 		}
 		if err := tw.Flush(); err != nil {
 			return err
@@ -244,7 +245,7 @@ func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snaps
 		fmt.Fprintf(w, "\n%d distinct statements, %d shown; %d planned, %d not planned.\n",
 			res.Stats.Statements, len(shown), res.Stats.Planned, res.Stats.NotPlanned)
 		for _, l := range res.Coverage.Left {
-			fmt.Fprintf(w, "not planned (%.1f%%): %s\n    reason: %s\n", l.SharePct, shortenQuery(l.Query, 100), l.Reason)
+			fmt.Fprintf(w, "not planned (%.1f%%): %s\n    reason: %s\n", l.SharePct, display.Shorten(l.Query, 100), l.Reason)
 		}
 		fmt.Fprintln(w)
 	}
@@ -290,14 +291,6 @@ func planLabel(s *queryperf.StatementResult) string {
 	return s.PlanKind
 }
 
-func shortenQuery(q string, n int) string {
-	q = strings.Join(strings.Fields(q), " ")
-	if len(q) > n {
-		return q[:n-3] + "..."
-	}
-	return q
-}
-
 // queryInput makes the report input for the statements shown: their findings, and the
 // grade table as notes.
 func queryInput(res *queryperf.Result, snap *snapshot.Snapshot, shown []*queryperf.StatementResult) *report.Input {
@@ -318,10 +311,10 @@ func queryInput(res *queryperf.Result, snap *snapshot.Snapshot, shown []*querype
 	for _, s := range shown {
 		in.TopStatements = append(in.TopStatements, report.StatementTime{Query: s.Query, Calls: s.Calls, TotalMs: s.TotalMs, MeanMs: s.MeanMs})
 		if s.Score == nil {
-			in.Notes = append(in.Notes, fmt.Sprintf("Not planned (%s): %s", s.NotPlanned, shortenQuery(s.Query, 120)))
+			in.Notes = append(in.Notes, fmt.Sprintf("Not planned (%s): %s", s.NotPlanned, display.Shorten(s.Query, 120)))
 			continue
 		}
-		in.Notes = append(in.Notes, fmt.Sprintf("Grade %s (%d): %s", s.Grade, *s.Score, shortenQuery(s.Query, 120)))
+		in.Notes = append(in.Notes, fmt.Sprintf("Grade %s (%d): %s", s.Grade, *s.Score, display.Shorten(s.Query, 120)))
 	}
 	return in
 }
@@ -426,7 +419,7 @@ func (a *app) explain(sql string, f explainFlags) error {
 	if f.showValues {
 		scrub = nil
 	}
-	fmt.Fprintf(a.stdout, "Statement (%s plan): %s\n\n", sr.PlanKind, shortenQuery(sr.Query, 400))
+	fmt.Fprintf(a.stdout, "Statement (%s plan): %s\n\n", sr.PlanKind, display.Shorten(sr.Query, 400))
 	if sr.Plan != nil {
 		fmt.Fprint(a.stdout, sr.Plan.Text(scrub))
 	}

@@ -16,6 +16,7 @@ import (
 	"sync"
 
 	pg_query "github.com/pganalyze/pg_query_go/v6"
+	"github.com/pgmedic/pgmedic/internal/display"
 )
 
 // Kind is what a statement does.
@@ -325,14 +326,8 @@ func (s *Statement) String() string {
 // OneLine collapses whitespace runs (newlines included) to single spaces.
 func OneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// Shorten puts s on one line and cuts it to at most n bytes, marking the cut.
-func Shorten(s string, n int) string {
-	s = OneLine(s)
-	if len(s) > n {
-		return s[:n-3] + "..."
-	}
-	return s
-}
+// Shorten is display.Shorten: one line, at most n runes.
+func Shorten(s string, n int) string { return display.Shorten(s, n) }
 
 // SafeText is what may be shown of a statement: its normalised form (values replaced
 // by $n) cut to n bytes, or, when even the scanner cannot read it, only its first word.
