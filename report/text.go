@@ -5,10 +5,10 @@ import (
 	"io"
 	"math"
 	"strings"
-	"unicode"
 	"unicode/utf8"
 
 	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/snapshot"
 )
 
@@ -311,26 +311,6 @@ func wrapWords(words []string, first, rest string, width int) []string {
 	return lines
 }
 
-// clean makes text from the database safe for a terminal: control characters (an
-// escape sequence in an object name could rewrite the screen) are shown as \xNN.
-func clean(s string) string {
-	if !strings.ContainsFunc(s, isUnsafeControl) {
-		return s
-	}
-	var b strings.Builder
-	for _, r := range s {
-		switch {
-		case !isUnsafeControl(r):
-			b.WriteRune(r)
-		case r < 0x100:
-			fmt.Fprintf(&b, "\\x%02x", r)
-		default:
-			fmt.Fprintf(&b, "\\u%04x", r)
-		}
-	}
-	return b.String()
-}
-
-func isUnsafeControl(r rune) bool {
-	return r != '\n' && r != '\t' && (unicode.IsControl(r) || r == utf8.RuneError || r == '\u2028' || r == '\u2029' || unicode.Is(unicode.Bidi_Control, r))
-}
+// clean makes text from the database safe for a terminal (display.Escape): an escape
+// sequence in an object name could rewrite the screen.
+func clean(s string) string { return display.Escape(s) }

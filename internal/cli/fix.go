@@ -75,7 +75,7 @@ func (a *app) fix(f fixFlags) error {
 		return nil
 	}
 	if !f.apply {
-		if err := change.DryRun(a.stdout, plan); err != nil {
+		if err := change.DryRun(display.NewWriter(a.stdout), plan); err != nil {
 			return err
 		}
 		fmt.Fprintln(a.stdout, "-- dry run: nothing was changed; add --apply to run these steps")
@@ -133,12 +133,13 @@ func executorError(err error) error {
 
 // reportRun prints each step's outcome; a failed step makes the run fail.
 func (a *app) reportRun(run *change.Result) error {
+	out := display.NewWriter(a.stdout) // descriptions and details name database objects
 	for _, s := range run.Steps {
-		fmt.Fprintf(a.stdout, "%-8s step %d: %s", s.Status, s.Step, s.Description)
+		fmt.Fprintf(out, "%-8s step %d: %s", s.Status, s.Step, s.Description)
 		if s.Detail != "" {
-			fmt.Fprintf(a.stdout, " (%s)", s.Detail)
+			fmt.Fprintf(out, " (%s)", s.Detail)
 		}
-		fmt.Fprintln(a.stdout)
+		fmt.Fprintln(out)
 	}
 	if run.Interrupted > 0 {
 		a.logf("pgmedic: note: %d step(s) of an earlier, interrupted run were checked again", run.Interrupted)
@@ -209,6 +210,7 @@ func (a *app) actions(f actionsFlags) error {
 }
 
 func writeActions(w io.Writer, list []change.Action, since time.Duration) error {
+	w = display.NewWriter(w)
 	if len(list) == 0 {
 		_, err := fmt.Fprintf(w, "No change in the last %s.\n", since)
 		return err

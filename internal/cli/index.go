@@ -149,6 +149,9 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 }
 
 func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
+	if format == "text" {
+		w = display.NewWriter(w)
+	}
 	switch format {
 	case "json":
 		enc := json.NewEncoder(w)

@@ -93,3 +93,24 @@ func TestOutputTargets(t *testing.T) {
 		t.Errorf("directory: exit %d", r.code)
 	}
 }
+
+// Names from the database reach the terminal escaped: a table whose name holds an
+// escape sequence cannot clear the screen or recolour the report.
+func TestControlCharactersEscaped(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE \"evil\x1b[2J\" (id int PRIMARY KEY); CREATE TABLE kids (id int PRIMARY KEY, p int REFERENCES \"evil\x1b[2J\" (id)); ANALYZE")
+	for _, args := range [][]string{
+		{"check", "--dsn", db.URI, "--no-color"},
+		{"fix", "--dsn", db.URI, "--check", "schema.fk_without_index"},
+		{"fix", "--dsn", db.URI, "--check", "schema.fk_without_index", "--apply"},
+		{"actions", "--dsn", db.URI},
+	} {
+		r := run(t, args...)
+		if strings.Contains(r.stdout+r.stderr, "\x1b[2J") == false && !strings.Contains(args[0], "actions") {
+			t.Errorf("%v: the name is not shown escaped: %s", args[:2], r.stdout)
+		}
+		if strings.ContainsRune(r.stdout+r.stderr, 0x1b) {
+			t.Errorf("%v: a raw escape character reached the output", args[:2])
+		}
+	}
+}

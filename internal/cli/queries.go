@@ -214,6 +214,9 @@ func skippedCount(n int) string {
 }
 
 func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snapshot.Snapshot, top int) error {
+	if format == "text" {
+		w = display.NewWriter(w)
+	}
 	shown := res.Statements
 	if len(shown) > top {
 		shown = shown[:top]
@@ -419,11 +422,12 @@ func (a *app) explain(sql string, f explainFlags) error {
 	if f.showValues {
 		scrub = nil
 	}
-	fmt.Fprintf(a.stdout, "Statement (%s plan): %s\n\n", sr.PlanKind, display.Shorten(sr.Query, 400))
+	out := display.NewWriter(a.stdout) // the plan names objects of the database
+	fmt.Fprintf(out, "Statement (%s plan): %s\n\n", sr.PlanKind, display.Shorten(sr.Query, 400))
 	if sr.Plan != nil {
-		fmt.Fprint(a.stdout, sr.Plan.Text(scrub))
+		fmt.Fprint(out, sr.Plan.Text(scrub))
 	}
-	fmt.Fprintf(a.stdout, "\nGrade %s\n\n", gradeLabel(sr))
+	fmt.Fprintf(out, "\nGrade %s\n\n", gradeLabel(sr))
 	if len(sr.Findings) == 0 {
 		fmt.Fprintln(a.stdout, "No findings.")
 		return nil

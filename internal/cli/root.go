@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/pgconn"
 )
 
@@ -213,7 +214,7 @@ func (a *app) scrub(s string) string {
 	for _, secret := range append(a.secrets, pgconn.Secrets(a.dsn)...) {
 		s = strings.ReplaceAll(s, secret, "xxxxx")
 	}
-	return pgconn.Redact(s)
+	return display.Escape(pgconn.Redact(s)) // errors quote names from the database and the user
 }
 
 func oneLine(s string) string {
@@ -233,5 +234,5 @@ func (a *app) logf(format string, args ...any) {
 	if a.quiet {
 		return
 	}
-	fmt.Fprintf(a.stderr, format+"\n", args...)
+	fmt.Fprintln(a.stderr, display.Escape(fmt.Sprintf(format, args...)))
 }
