@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 
@@ -63,25 +62,57 @@ func ReadAdvice(data []byte) (*Advice, error) {
 		return nil, fmt.Errorf("the advice is not JSON from 'pgmedic index advise --format json': %w", err)
 	}
 	for _, r := range adv.Recommendations {
-		if !createRE.MatchString(r.SQL) || strings.Contains(strings.TrimRight(strings.TrimSpace(r.SQL), ";"), ";") {
-			return nil, fmt.Errorf("recommendation %q: %q is not a single CREATE INDEX CONCURRENTLY statement", r.Name, sqlparse.Shorten(r.SQL, 80))
-		}
-		if _, err := sqlparse.Split(r.SQL); err != nil {
-			return nil, fmt.Errorf("recommendation %q does not parse: %w", r.Name, err)
+		if err := checkBuild(r); err != nil {
+			return nil, fmt.Errorf("recommendation %q: %v", r.Name, err)
 		}
 	}
 	for _, d := range adv.Drops {
-		if !dropRE.MatchString(d.SQL) || strings.Contains(strings.TrimRight(strings.TrimSpace(d.SQL), ";"), ";") {
-			return nil, fmt.Errorf("drop %q: %q is not a single DROP INDEX CONCURRENTLY statement", d.Index, sqlparse.Shorten(d.SQL, 80))
+		if err := checkDrop(d); err != nil {
+			return nil, fmt.Errorf("drop %q: %v", d.Index, err)
 		}
 	}
 	return &adv, nil
 }
 
-var (
-	createRE = regexp.MustCompile(`(?is)^\s*CREATE\s+INDEX\s+CONCURRENTLY\s+IF\s+NOT\s+EXISTS\s`)
-	dropRE   = regexp.MustCompile(`(?is)^\s*DROP\s+INDEX\s+CONCURRENTLY\s+IF\s+EXISTS\s`)
-)
+// checkBuild: the statement is one concurrent CREATE INDEX IF NOT EXISTS of the index
+// the recommendation names, on the table it names.
+func checkBuild(r Recommendation) error {
+	ddl, err := sqlparse.ReadIndexDDL(r.SQL)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not one CREATE INDEX CONCURRENTLY IF NOT EXISTS statement: %v", sqlparse.Shorten(r.SQL, 80), err)
+	case ddl.Drop || !ddl.Concurrently || !ddl.IfExists:
+		return fmt.Errorf("%q is not a CREATE INDEX CONCURRENTLY IF NOT EXISTS", sqlparse.Shorten(r.SQL, 80))
+	case ddl.Name != r.Name:
+		return fmt.Errorf("its statement builds %q, not the index it names", ddl.Name)
+	case qualified(ddl.Schema, ddl.Table) != qualified(splitQualified(r.Table)):
+		return fmt.Errorf("its statement is on %s, not on %s", qualified(ddl.Schema, ddl.Table), r.Table)
+	case ddl.Unique:
+		return fmt.Errorf("its statement builds a UNIQUE index, which pgmedic never recommends")
+	}
+	return nil
+}
+
+// checkDrop: the statement is one concurrent DROP INDEX IF EXISTS of the index named.
+func checkDrop(d Drop) error {
+	ddl, err := sqlparse.ReadIndexDDL(d.SQL)
+	switch {
+	case err != nil:
+		return fmt.Errorf("%q is not one DROP INDEX CONCURRENTLY IF EXISTS statement: %v", sqlparse.Shorten(d.SQL, 80), err)
+	case !ddl.Drop || !ddl.Concurrently || !ddl.IfExists:
+		return fmt.Errorf("%q is not a DROP INDEX CONCURRENTLY IF EXISTS", sqlparse.Shorten(d.SQL, 80))
+	case qualified(ddl.Schema, ddl.Name) != qualified(splitQualified(d.Index)):
+		return fmt.Errorf("its statement drops %s, not the index it names", qualified(ddl.Schema, ddl.Name))
+	}
+	return nil
+}
+
+func qualified(schema, name string) string {
+	if schema == "" {
+		schema = "public"
+	}
+	return schema + "." + name
+}
 
 // Plan renders the advice as the steps apply would run. A partitioned table's index
 // is built per partition when it runs (see Applier); here it is one step.

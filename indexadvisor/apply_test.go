@@ -215,10 +215,22 @@ func TestReadAdviceRefusesOtherStatements(t *testing.T) {
 		`{"recommendations": [{"name": "x", "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS x ON t (a); DROP TABLE t"}]}`,
 		`{"drops": [{"index": "x", "sql": "DROP INDEX x"}]}`,
 		`not json`,
+		// The statement must be about what the entry names: an edited file cannot build
+		// or drop something else under a harmless name.
+		`{"recommendations": [{"name": "visits_a_idx", "table": "public.visits", "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS other_idx ON public.visits (a)"}]}`,
+		`{"recommendations": [{"name": "visits_a_idx", "table": "public.visits", "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS visits_a_idx ON public.patients (a)"}]}`,
+		`{"recommendations": [{"name": "visits_a_idx", "table": "public.visits", "sql": "CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS visits_a_idx ON public.visits (a)"}]}`,
+		`{"drops": [{"index": "public.visits_old_idx", "sql": "DROP INDEX CONCURRENTLY IF EXISTS public.patients_pkey"}]}`,
+		`{"drops": [{"index": "public.a_idx", "sql": "DROP INDEX CONCURRENTLY IF EXISTS public.a_idx, public.b_idx"}]}`,
 	} {
 		if _, err := indexadvisor.ReadAdvice([]byte(bad)); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
+	}
+	good := `{"recommendations": [{"name": "visits_a_idx", "table": "public.visits", "sql": "CREATE INDEX CONCURRENTLY IF NOT EXISTS \"visits_a_idx\" ON \"public\".\"visits\" (\"a\")"}],
+		"drops": [{"index": "public.visits_old_idx", "sql": "DROP INDEX CONCURRENTLY IF EXISTS \"public\".\"visits_old_idx\""}]}`
+	if _, err := indexadvisor.ReadAdvice([]byte(good)); err != nil {
+		t.Errorf("refused an advice pgmedic writes: %v", err)
 	}
 }
 
