@@ -48,7 +48,7 @@ func Check(ctx context.Context, conn *pgx.Conn, cfg *config.Profile, opts Option
 	if err != nil {
 		return nil, err
 	}
-	if opts.Planner == nil && snap.Workload.Available {
+	if opts.Planner == nil && snap.Workload.Available && (cfg == nil || cfg.QueryAnalyzer.EnableQueryPlan) {
 		if opts.Planner, err = explain.New(ctx, conn); err != nil {
 			return nil, err
 		}
@@ -76,15 +76,11 @@ func Analyse(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, 
 	}
 	res := &Result{}
 	if snap.Workload.Available {
-		qopts := []queryperf.Option{queryperf.WithSnapshot(snap), queryperf.WithClassifier(cls)}
-		if opts.Planner != nil {
-			qopts = append(qopts, queryperf.WithPlanner(opts.Planner))
-		}
-		an, err := queryperf.New(cfg, qopts...)
+		an, err := queryperf.New(cfg, snap, queryperf.Options{Planner: opts.Planner, Classifier: cls})
 		if err != nil {
 			return nil, err
 		}
-		if res.Queries, err = an.Analyze(ctx, snap); err != nil {
+		if res.Queries, err = an.Analyze(ctx); err != nil {
 			return nil, err
 		}
 		for _, f := range res.Queries.Findings {

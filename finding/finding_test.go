@@ -68,3 +68,21 @@ func TestPlanSQL(t *testing.T) {
 		t.Errorf("SQL() =\n%s\nwant\n%s", got, want)
 	}
 }
+
+// Every cited HIPAA section has its own title and eCFR anchor.
+func TestHIPAARefs(t *testing.T) {
+	seen := map[string]bool{}
+	for r := AccessControl; r <= MinimumNecessary; r++ {
+		ref := HIPAARef(r)
+		if !strings.HasPrefix(ref.Title, "HIPAA 45 CFR 164.") || !strings.Contains(ref.URL, "#p-164.") || seen[ref.URL] {
+			t.Errorf("rule %d: %+v", r, ref)
+		}
+		seen[ref.URL] = true
+	}
+	if got := HIPAARef(MinimumNecessary).URL; got != "https://www.ecfr.gov/current/title-45/section-164.502#p-164.502(b)" {
+		t.Errorf("minimum necessary: %s", got)
+	}
+	if got := DocsRef("indexes.html", "Indexes"); got.URL != "https://www.postgresql.org/docs/current/indexes.html" || got.Title != "PostgreSQL documentation: Indexes" {
+		t.Errorf("docs: %+v", got)
+	}
+}

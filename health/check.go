@@ -350,17 +350,6 @@ func List(cfg *config.Profile) []Info {
 	return out
 }
 
-// Common references.
-var (
-	refHIPAAAudit     = finding.Reference{Title: "HIPAA 45 CFR 164.312(b) audit controls", URL: "https://www.ecfr.gov/current/title-45/section-164.312#p-164.312(b)"}
-	refHIPAAIntegrity = finding.Reference{Title: "HIPAA 45 CFR 164.312(c)(1) integrity", URL: "https://www.ecfr.gov/current/title-45/section-164.312#p-164.312(c)(1)"}
-	refHIPAAAccess    = finding.Reference{Title: "HIPAA 45 CFR 164.312(a)(1) access control", URL: "https://www.ecfr.gov/current/title-45/section-164.312#p-164.312(a)(1)"}
-)
-
-func docs(page, title string) finding.Reference {
-	return finding.Reference{Title: "PostgreSQL documentation: " + title, URL: "https://www.postgresql.org/docs/current/" + page}
-}
-
 // Formatting helpers for details.
 
 func pct(part, whole float64) float64 {

@@ -23,7 +23,7 @@ func indexChecks() []Check {
 				{Name: "min_bytes", Unit: "bytes", FromConfig: func(p *config.Profile) float64 { return float64(p.IndexOptimizer.UnusedIndexMinBytes) }},
 				{Name: "min_stats_days", Unit: "days", Help: "statistics younger than this make the finding informational", FromConfig: func(p *config.Profile) float64 { return float64(p.IndexOptimizer.UnusedIndexMinDays) }},
 			},
-			References: []finding.Reference{docs("monitoring-stats.html#MONITORING-PG-STAT-ALL-INDEXES-VIEW", "pg_stat_all_indexes")},
+			References: []finding.Reference{finding.DocsRef("monitoring-stats.html#MONITORING-PG-STAT-ALL-INDEXES-VIEW", "pg_stat_all_indexes")},
 			Run:        checkUnusedIndexes,
 		},
 		{
@@ -31,7 +31,7 @@ func indexChecks() []Check {
 			Title:       "Duplicate and prefix-redundant indexes",
 			Description: "An index whose key columns are the leading columns of another index with the same method, expressions and predicate: the other index serves every query it serves.",
 			Needs:       []string{"indexes"},
-			References:  []finding.Reference{docs("indexes-multicolumn.html", "Multicolumn Indexes")},
+			References:  []finding.Reference{finding.DocsRef("indexes-multicolumn.html", "Multicolumn Indexes")},
 			Run:         checkRedundantIndexes,
 		},
 	}

@@ -22,7 +22,7 @@ func maintenanceChecks() []Check {
 				{Name: "min_pct", Default: 30, Unit: "%"},
 				{Name: "min_bytes", Default: 100 << 20, Unit: "bytes"},
 			},
-			References: []finding.Reference{docs("routine-vacuuming.html#VACUUM-FOR-SPACE-RECOVERY", "Recovering Disk Space")},
+			References: []finding.Reference{finding.DocsRef("routine-vacuuming.html#VACUUM-FOR-SPACE-RECOVERY", "Recovering Disk Space")},
 			Run:        checkTableBloat,
 		},
 		{
@@ -34,7 +34,7 @@ func maintenanceChecks() []Check {
 				{Name: "min_pct", Default: 40, Unit: "%"},
 				{Name: "min_bytes", Default: 50 << 20, Unit: "bytes"},
 			},
-			References: []finding.Reference{docs("sql-reindex.html", "REINDEX")},
+			References: []finding.Reference{finding.DocsRef("sql-reindex.html", "REINDEX")},
 			Run:        checkIndexBloat,
 		},
 		{
@@ -46,7 +46,7 @@ func maintenanceChecks() []Check {
 				{Name: "min_pct", Default: 20, Unit: "%"},
 				{Name: "min_dead", Default: 10000},
 			},
-			References: []finding.Reference{docs("routine-vacuuming.html", "Routine Vacuuming")},
+			References: []finding.Reference{finding.DocsRef("routine-vacuuming.html", "Routine Vacuuming")},
 			Run:        checkDeadTuples,
 		},
 		{
@@ -58,7 +58,7 @@ func maintenanceChecks() []Check {
 				{Name: "min_rows", Default: 1000},
 				{Name: "changed_pct", Default: 20, Unit: "%"},
 			},
-			References: []finding.Reference{docs("sql-analyze.html", "ANALYZE")},
+			References: []finding.Reference{finding.DocsRef("sql-analyze.html", "ANALYZE")},
 			Run:        checkStaleStats,
 		},
 		{
@@ -66,7 +66,7 @@ func maintenanceChecks() []Check {
 			Title:       "Autovacuum disabled",
 			Description: "Autovacuum switched off for the server or for a table: dead rows accumulate and, sooner or later, transaction ID wraparound forces an emergency shutdown.",
 			Needs:       []string{"tables", "settings"},
-			References:  []finding.Reference{docs("routine-vacuuming.html#AUTOVACUUM", "The Autovacuum Daemon")},
+			References:  []finding.Reference{finding.DocsRef("routine-vacuuming.html#AUTOVACUUM", "The Autovacuum Daemon")},
 			Run:         checkAutovacuumDisabled,
 		},
 		{
@@ -79,7 +79,7 @@ func maintenanceChecks() []Check {
 				{Name: "high_age", Default: 1e9},
 				{Name: "critical_age", Default: 1.5e9},
 			},
-			References: []finding.Reference{docs("routine-vacuuming.html#VACUUM-FOR-WRAPAROUND", "Preventing Transaction ID Wraparound Failures")},
+			References: []finding.Reference{finding.DocsRef("routine-vacuuming.html#VACUUM-FOR-WRAPAROUND", "Preventing Transaction ID Wraparound Failures")},
 			Run:        checkXIDAge,
 		},
 		{
@@ -92,7 +92,7 @@ func maintenanceChecks() []Check {
 				{Name: "high_age", Default: 1e9},
 				{Name: "critical_age", Default: 1.5e9},
 			},
-			References: []finding.Reference{docs("routine-vacuuming.html#VACUUM-FOR-MULTIXACT-WRAPAROUND", "Multixacts and Wraparound")},
+			References: []finding.Reference{finding.DocsRef("routine-vacuuming.html#VACUUM-FOR-MULTIXACT-WRAPAROUND", "Multixacts and Wraparound")},
 			Run:        checkMXIDAge,
 		},
 	}

@@ -16,7 +16,7 @@ func replicationChecks() []Check {
 			Needs:       []string{"replication"},
 			Thresholds: []Threshold{{Name: "max_seconds", Unit: "s",
 				FromConfig: func(p *config.Profile) float64 { return p.Monitor.AlertThresholds.ReplicationLag.Seconds() }}},
-			References: []finding.Reference{docs("warm-standby.html#STREAMING-REPLICATION-MONITORING", "Monitoring streaming replication")},
+			References: []finding.Reference{finding.DocsRef("warm-standby.html#STREAMING-REPLICATION-MONITORING", "Monitoring streaming replication")},
 			Run:        checkReplicationLag,
 		},
 		{
@@ -27,7 +27,7 @@ func replicationChecks() []Check {
 			Thresholds: []Threshold{
 				{Name: "high_retained_bytes", Default: 1 << 30, Unit: "bytes"},
 			},
-			References: []finding.Reference{docs("warm-standby.html#STREAMING-REPLICATION-SLOTS", "Replication Slots")},
+			References: []finding.Reference{finding.DocsRef("warm-standby.html#STREAMING-REPLICATION-SLOTS", "Replication Slots")},
 			Run:        checkInactiveSlots,
 		},
 	}

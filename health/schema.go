@@ -22,7 +22,7 @@ func schemaChecks() []Check {
 			Description: "A foreign key whose columns do not lead any index: every delete or key update of the referenced row scans the referencing table, and joins along the key cannot use an index.",
 			Needs:       []string{"constraints", "indexes", "tables"},
 			Thresholds:  []Threshold{{Name: "min_rows", Default: 1000, Help: "smaller referencing tables are reported as low"}},
-			References:  []finding.Reference{docs("ddl-constraints.html#DDL-CONSTRAINTS-FK", "Foreign Keys")},
+			References:  []finding.Reference{finding.DocsRef("ddl-constraints.html#DDL-CONSTRAINTS-FK", "Foreign Keys")},
 			Run:         checkFKIndexes,
 		},
 		{
@@ -30,7 +30,7 @@ func schemaChecks() []Check {
 			Title:       "Tables without a primary key",
 			Description: "Rows cannot be identified reliably: logical replication cannot apply updates and deletes, and duplicate rows creep in.",
 			Needs:       []string{"tables"},
-			References:  []finding.Reference{docs("ddl-constraints.html#DDL-CONSTRAINTS-PRIMARY-KEYS", "Primary Keys"), refHIPAAIntegrity},
+			References:  []finding.Reference{finding.DocsRef("ddl-constraints.html#DDL-CONSTRAINTS-PRIMARY-KEYS", "Primary Keys"), finding.HIPAARef(finding.Integrity)},
 			Run:         checkNoPrimaryKey,
 		},
 		{
@@ -38,7 +38,7 @@ func schemaChecks() []Check {
 			Title:       "Constraints marked NOT VALID",
 			Description: "Constraints added with NOT VALID are enforced for new rows only; existing rows were never checked.",
 			Needs:       []string{"constraints"},
-			References:  []finding.Reference{docs("sql-altertable.html", "ALTER TABLE ... VALIDATE CONSTRAINT"), refHIPAAIntegrity},
+			References:  []finding.Reference{finding.DocsRef("sql-altertable.html", "ALTER TABLE ... VALIDATE CONSTRAINT"), finding.HIPAARef(finding.Integrity)},
 			Run:         checkNotValid,
 		},
 		{
@@ -46,7 +46,7 @@ func schemaChecks() []Check {
 			Title:       "Invalid indexes",
 			Description: "Indexes left invalid by a failed CREATE INDEX CONCURRENTLY or REINDEX: the planner ignores them, but every write still maintains them.",
 			Needs:       []string{"indexes"},
-			References:  []finding.Reference{docs("sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY", "Building Indexes Concurrently")},
+			References:  []finding.Reference{finding.DocsRef("sql-createindex.html#SQL-CREATEINDEX-CONCURRENTLY", "Building Indexes Concurrently")},
 			Run:         checkInvalidIndexes,
 		},
 		{
@@ -59,7 +59,7 @@ func schemaChecks() []Check {
 				{Name: "high_pct", Default: 90, Unit: "%"},
 				{Name: "critical_pct", Default: 98, Unit: "%"},
 			},
-			References: []finding.Reference{docs("sql-altersequence.html", "ALTER SEQUENCE")},
+			References: []finding.Reference{finding.DocsRef("sql-altersequence.html", "ALTER SEQUENCE")},
 			Run:        checkSequences,
 		},
 		{
@@ -72,7 +72,7 @@ func schemaChecks() []Check {
 				{Name: "high_pct", Default: 90, Unit: "%"},
 				{Name: "critical_pct", Default: 98, Unit: "%"},
 			},
-			References: []finding.Reference{docs("datatype-numeric.html#DATATYPE-INT", "Integer Types")},
+			References: []finding.Reference{finding.DocsRef("datatype-numeric.html#DATATYPE-INT", "Integer Types")},
 			Run:        checkIntegerKeys,
 		},
 		{
@@ -80,7 +80,7 @@ func schemaChecks() []Check {
 			Title:       "Disabled triggers",
 			Description: "Triggers switched off with ALTER TABLE ... DISABLE TRIGGER. A disabled audit trigger on a PHI table is a gap in the audit trail.",
 			Needs:       []string{"triggers"},
-			References:  []finding.Reference{docs("sql-altertable.html", "ALTER TABLE ... ENABLE TRIGGER"), refHIPAAAudit},
+			References:  []finding.Reference{finding.DocsRef("sql-altertable.html", "ALTER TABLE ... ENABLE TRIGGER"), finding.HIPAARef(finding.AuditControls)},
 			Run:         checkDisabledTriggers,
 		},
 		{
@@ -93,7 +93,7 @@ func schemaChecks() []Check {
 				{Name: "min_seq_scans", Default: 50},
 				{Name: "max_index_pct", Default: 95, Unit: "%", Help: "report when fewer scans than this use an index"},
 			},
-			References: []finding.Reference{docs("indexes.html", "Indexes")},
+			References: []finding.Reference{finding.DocsRef("indexes.html", "Indexes")},
 			Run:        checkSeqScans,
 		},
 		{
@@ -105,7 +105,7 @@ func schemaChecks() []Check {
 				{Name: "min_pct", Unit: "%", FromConfig: func(p *config.Profile) float64 { return p.Monitor.AlertThresholds.CacheHitRatio }},
 				{Name: "min_reads", Default: 100000, Help: "blocks read before the ratio means anything"},
 			},
-			References: []finding.Reference{docs("runtime-config-resource.html#GUC-SHARED-BUFFERS", "shared_buffers")},
+			References: []finding.Reference{finding.DocsRef("runtime-config-resource.html#GUC-SHARED-BUFFERS", "shared_buffers")},
 			Run:        checkCacheHit,
 		},
 	}

@@ -25,7 +25,7 @@ func sessionChecks() []Check {
 					FromConfig: func(p *config.Profile) float64 { return p.Monitor.AlertThresholds.ConnectionCount }},
 				{Name: "critical_pct", Default: 95, Unit: "%"},
 			},
-			References: []finding.Reference{docs("runtime-config-connection.html", "Connections and Authentication")},
+			References: []finding.Reference{finding.DocsRef("runtime-config-connection.html", "Connections and Authentication")},
 			Run:        checkConnections,
 		},
 		{
@@ -37,7 +37,7 @@ func sessionChecks() []Check {
 				{Name: "min_seconds", Default: 60, Unit: "s", Help: "idle this long before it is reported"},
 				{Name: "high_seconds", Default: 600, Unit: "s"},
 			},
-			References: []finding.Reference{docs("runtime-config-client.html#GUC-IDLE-IN-TRANSACTION-SESSION-TIMEOUT", "idle_in_transaction_session_timeout")},
+			References: []finding.Reference{finding.DocsRef("runtime-config-client.html#GUC-IDLE-IN-TRANSACTION-SESSION-TIMEOUT", "idle_in_transaction_session_timeout")},
 			Run:        checkIdleInTransaction,
 		},
 		{
@@ -49,7 +49,7 @@ func sessionChecks() []Check {
 				{Name: "min_seconds", Default: 60, Unit: "s"},
 				{Name: "high_seconds", Default: 600, Unit: "s"},
 			},
-			References: []finding.Reference{docs("monitoring-stats.html#MONITORING-PG-STAT-ACTIVITY-VIEW", "pg_stat_activity")},
+			References: []finding.Reference{finding.DocsRef("monitoring-stats.html#MONITORING-PG-STAT-ACTIVITY-VIEW", "pg_stat_activity")},
 			Run:        checkLongRunning,
 		},
 		{
@@ -61,7 +61,7 @@ func sessionChecks() []Check {
 				{Name: "min_seconds", Default: 900, Unit: "s"},
 				{Name: "high_seconds", Default: 3600, Unit: "s"},
 			},
-			References: []finding.Reference{docs("routine-vacuuming.html", "Routine Vacuuming")},
+			References: []finding.Reference{finding.DocsRef("routine-vacuuming.html", "Routine Vacuuming")},
 			Run:        checkLongTransactions,
 		},
 		{
@@ -73,7 +73,7 @@ func sessionChecks() []Check {
 				{Name: "min_wait_seconds", Default: 1, Unit: "s"},
 				{Name: "high_wait_seconds", Default: 30, Unit: "s"},
 			},
-			References: []finding.Reference{docs("explicit-locking.html", "Explicit Locking")},
+			References: []finding.Reference{finding.DocsRef("explicit-locking.html", "Explicit Locking")},
 			Run:        checkBlocking,
 		},
 		{
@@ -84,7 +84,7 @@ func sessionChecks() []Check {
 			Thresholds: []Threshold{
 				{Name: "medium_per_hour", Default: 1, Unit: "deadlocks/h"},
 			},
-			References: []finding.Reference{docs("explicit-locking.html#LOCKING-DEADLOCKS", "Deadlocks")},
+			References: []finding.Reference{finding.DocsRef("explicit-locking.html#LOCKING-DEADLOCKS", "Deadlocks")},
 			Run:        checkDeadlocks,
 		},
 	}

@@ -12,7 +12,7 @@ import (
 const mib = 1 << 20
 
 func settingChecks() []Check {
-	ref := docs("runtime-config-resource.html", "Resource Consumption")
+	ref := finding.DocsRef("runtime-config-resource.html", "Resource Consumption")
 	return []Check{
 		{
 			ID: "settings.shared_buffers", Area: "settings", Severity: finding.Low,
@@ -32,7 +32,7 @@ func settingChecks() []Check {
 			Description: "Tells the planner how much data the caches (shared_buffers plus the OS page cache) hold; too low and it shuns index scans.",
 			Needs:       []string{"settings"},
 			Thresholds:  []Threshold{{Name: "min_pct", Default: 40, Unit: "% of RAM"}},
-			References:  []finding.Reference{docs("runtime-config-query.html#GUC-EFFECTIVE-CACHE-SIZE", "effective_cache_size")},
+			References:  []finding.Reference{finding.DocsRef("runtime-config-query.html#GUC-EFFECTIVE-CACHE-SIZE", "effective_cache_size")},
 			Run:         checkEffectiveCacheSize,
 		},
 		{
@@ -40,7 +40,7 @@ func settingChecks() []Check {
 			Title:       "work_mem against memory and connections",
 			Description: "Memory each sort or hash may use before spilling to disk; each connection can use it several times at once.",
 			Needs:       []string{"settings", "databases"},
-			References:  []finding.Reference{docs("runtime-config-resource.html#GUC-WORK-MEM", "work_mem")},
+			References:  []finding.Reference{finding.DocsRef("runtime-config-resource.html#GUC-WORK-MEM", "work_mem")},
 			Run:         checkWorkMem,
 		},
 		{
@@ -48,7 +48,7 @@ func settingChecks() []Check {
 			Title:       "maintenance_work_mem against the server's memory",
 			Description: "Memory for VACUUM, CREATE INDEX and ALTER TABLE ADD FOREIGN KEY; the 64 MB default makes index builds and vacuums of large tables slow.",
 			Needs:       []string{"settings"},
-			References:  []finding.Reference{docs("runtime-config-resource.html#GUC-MAINTENANCE-WORK-MEM", "maintenance_work_mem")},
+			References:  []finding.Reference{finding.DocsRef("runtime-config-resource.html#GUC-MAINTENANCE-WORK-MEM", "maintenance_work_mem")},
 			Run:         checkMaintenanceWorkMem,
 		},
 		{
@@ -57,7 +57,7 @@ func settingChecks() []Check {
 			Description: "The default 4.0 models spinning disks; on SSD, NVMe or cloud volumes random reads cost little more than sequential ones, and 1.1 lets the planner choose index scans where they pay.",
 			Needs:       []string{"settings"},
 			Thresholds:  []Threshold{{Name: "max", Default: 2}},
-			References:  []finding.Reference{docs("runtime-config-query.html#GUC-RANDOM-PAGE-COST", "random_page_cost")},
+			References:  []finding.Reference{finding.DocsRef("runtime-config-query.html#GUC-RANDOM-PAGE-COST", "random_page_cost")},
 			Run:         checkRandomPageCost,
 		},
 		{
@@ -65,7 +65,7 @@ func settingChecks() []Check {
 			Title:       "Checkpoint and WAL sizing",
 			Description: "max_wal_size against the WAL written per checkpoint interval, and checkpoint_completion_target, which spreads checkpoint writes.",
 			Needs:       []string{"settings"},
-			References:  []finding.Reference{docs("wal-configuration.html", "WAL Configuration")},
+			References:  []finding.Reference{finding.DocsRef("wal-configuration.html", "WAL Configuration")},
 			Run:         checkWALSizing,
 		},
 	}

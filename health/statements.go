@@ -18,7 +18,7 @@ func statementChecks() []Check {
 			Title:       "pg_stat_statements is not collecting",
 			Description: "Without pg_stat_statements there is no record of which statements use the server's time, and no workload to optimise indexes for.",
 			Needs:       []string{"workload", "settings"},
-			References:  []finding.Reference{docs("pgstatstatements.html", "pg_stat_statements")},
+			References:  []finding.Reference{finding.DocsRef("pgstatstatements.html", "pg_stat_statements")},
 			Run:         checkStatementsAvailable,
 		},
 		{
@@ -31,7 +31,7 @@ func statementChecks() []Check {
 				{Name: "patient_max_ms", Unit: "ms", FromConfig: func(p *config.Profile) float64 { return float64(p.QueryAnalyzer.PatientResponseTime.Milliseconds()) }},
 				{Name: "min_calls", Default: 5},
 			},
-			References: []finding.Reference{docs("pgstatstatements.html", "pg_stat_statements")},
+			References: []finding.Reference{finding.DocsRef("pgstatstatements.html", "pg_stat_statements")},
 			Run:        checkSlowStatements,
 		},
 	}

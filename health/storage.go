@@ -16,7 +16,7 @@ func storageChecks() []Check {
 			Title:       "Database size",
 			Description: "The database's size and its largest tables, for the record; growth is reported when an earlier snapshot is given.",
 			Needs:       []string{"databases", "tables"},
-			References:  []finding.Reference{docs("functions-admin.html#FUNCTIONS-ADMIN-DBSIZE", "Database Object Size Functions")},
+			References:  []finding.Reference{finding.DocsRef("functions-admin.html#FUNCTIONS-ADMIN-DBSIZE", "Database Object Size Functions")},
 			Run:         checkDatabaseSize,
 		},
 		{
@@ -28,7 +28,7 @@ func storageChecks() []Check {
 				{Name: "min_growth_pct", Default: 10, Unit: "%"},
 				{Name: "min_growth_bytes", Default: 100 << 20, Unit: "bytes"},
 			},
-			References: []finding.Reference{docs("diskusage.html", "Monitoring Disk Usage")},
+			References: []finding.Reference{finding.DocsRef("diskusage.html", "Monitoring Disk Usage")},
 			Run:        checkGrowth,
 		},
 		{
@@ -40,7 +40,7 @@ func storageChecks() []Check {
 				{Name: "min_bytes_per_day", Default: 1 << 30, Unit: "bytes"},
 				{Name: "medium_bytes_per_day", Default: 10 << 30, Unit: "bytes"},
 			},
-			References: []finding.Reference{docs("runtime-config-resource.html#GUC-WORK-MEM", "work_mem")},
+			References: []finding.Reference{finding.DocsRef("runtime-config-resource.html#GUC-WORK-MEM", "work_mem")},
 			Run:        checkTempFiles,
 		},
 		{
@@ -52,7 +52,7 @@ func storageChecks() []Check {
 				{Name: "max_requested_pct", Default: 50, Unit: "%"},
 				{Name: "min_checkpoints", Default: 10},
 			},
-			References: []finding.Reference{docs("wal-configuration.html", "WAL Configuration")},
+			References: []finding.Reference{finding.DocsRef("wal-configuration.html", "WAL Configuration")},
 			Run:        checkCheckpoints,
 		},
 		{
@@ -61,7 +61,7 @@ func storageChecks() []Check {
 			Description: "Archiving that fails or falls behind breaks point-in-time recovery and fills the WAL directory.",
 			Needs:       []string{"archiver"},
 			Thresholds:  []Threshold{{Name: "max_ready_files", Default: 20}},
-			References:  []finding.Reference{docs("continuous-archiving.html", "Continuous Archiving and Point-in-Time Recovery"), refHIPAAIntegrity},
+			References:  []finding.Reference{finding.DocsRef("continuous-archiving.html", "Continuous Archiving and Point-in-Time Recovery"), finding.HIPAARef(finding.Integrity)},
 			Run:         checkArchiving,
 		},
 	}

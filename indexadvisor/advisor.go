@@ -49,6 +49,8 @@ type Options struct {
 	Now func() time.Time
 	// Progress, when set, hears how a long run is going (every few seconds).
 	Progress func(msg string)
+	// Planner plans the statements and holds the hypothetical indexes (required).
+	Planner *explain.Planner
 }
 
 // Advisor advises on one database.
@@ -69,6 +71,8 @@ type Advisor struct {
 	msPerCost   float64  // converts plan cost × calls to the weighting's units
 	// passed holds, by relation, why the workload's statements got no index there.
 	passed map[string]string
+	// queues holds the work-queue states the configuration declares (queueKey).
+	queues map[string]bool
 }
 
 // Stats says what a run did.
@@ -147,11 +151,19 @@ type Skipped struct {
 	Reason string `json:"reason"`
 }
 
-// New prepares an advisor. The planner's session must have the hypopg extension
-// available in its database; it is read-only and HypoPG writes nothing.
-func New(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, planner *explain.Planner, opts Options) (*Advisor, error) {
-	if cfg == nil || snap == nil || planner == nil {
-		return nil, errors.New("indexadvisor: New needs a configuration, a snapshot and a planner")
+// New prepares an advisor for the profile (nil: the production defaults) and a
+// snapshot of the database; opts.Planner is required. The planner's session must have
+// the hypopg extension available in its database (Advise says so when it does not);
+// it may be read-only, as HypoPG writes nothing.
+func New(cfg *config.Profile, snap *snapshot.Snapshot, opts Options) (*Advisor, error) {
+	if cfg == nil {
+		var err error
+		if cfg, err = config.Defaults(config.Production); err != nil {
+			return nil, err
+		}
+	}
+	if snap == nil || opts.Planner == nil {
+		return nil, errors.New("indexadvisor: New needs a snapshot and a planner")
 	}
 	if opts.Weight == "" {
 		opts.Weight = "auto"
@@ -181,12 +193,13 @@ func New(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, plan
 	if err != nil {
 		return nil, err
 	}
-	h, err := newHypo(ctx, planner.Conn())
-	if err != nil {
-		return nil, err
+	a := &Advisor{cfg: cfg, opts: opts, snap: snap, planner: opts.Planner, cls: cls, tables: map[string]*snapshot.Table{},
+		passed: map[string]string{}, queues: map[string]bool{}}
+	for _, q := range cfg.IndexOptimizer.QueueValues {
+		if v, ok := config.ParseQueueValue(q); ok {
+			a.queues[queueKey(v.Table, v.Column, v.Value)] = true
+		}
 	}
-	a := &Advisor{cfg: cfg, opts: opts, snap: snap, planner: planner, hypo: h, cls: cls, tables: map[string]*snapshot.Table{},
-		passed: map[string]string{}}
 	for i := range snap.Tables {
 		// A copy: the row estimates of tables never analysed are replaced by the
 		// planner's, and the caller's snapshot stays as it was.
@@ -195,11 +208,12 @@ func New(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, plan
 	}
 	a.parser = sqlparse.NewParser(catalog{a}, 0)
 	// Identifiers never give planning values from their statistics.
-	planner.SetSensitive(a.identifies)
-	a.stats.HypoPGVersion = h.version
-	a.stats.DropsByPlans = !h.canHide
+	a.planner.SetSensitive(a.identifies)
 	return a, nil
 }
+
+// queueKey names one declared work-queue state (indexOptimizer.queueValues).
+func queueKey(table, column, value string) string { return table + "\x00" + column + "\x00" + value }
 
 func (a *Advisor) table(name string) *snapshot.Table {
 	if t, ok := a.tables[name]; ok {
@@ -268,12 +282,12 @@ type stmt struct {
 // names a work queue (pended, on_hold) whose rows a statement keeps coming back for.
 const queueShare = 0.10
 
-// workloadConstants finds, per parameter compared with "=" on a low-cardinality column
-// that holds no identifier, the constant the workload runs the statement with: what
-// pg_qualstats saw in (nearly) every execution, the same literal in every sample of a
-// file or log, or, for a statement seen once, a literal the statistics mark as a queue
-// (a rare value). A literal seen once in any other column is one call's value, not part
-// of the statement.
+// workloadConstants finds, per parameter compared with "=" on a column that holds no
+// identifier, the constant the workload runs the statement with: for a low-cardinality
+// column, what pg_qualstats saw in (nearly) every execution or the same literal in
+// every sample of a file or log; for a statement seen once, a literal the statistics
+// mark as a queue (a rare value) or that indexOptimizer.queueValues declares one. A
+// literal seen once in any other column is one call's value, not part of the statement.
 func (a *Advisor) workloadConstants(ctx context.Context, s *stmt) map[int]string {
 	out := map[int]string{}
 	for _, p := range s.parsed.Predicates {
@@ -281,34 +295,56 @@ func (a *Advisor) workloadConstants(ctx context.Context, s *stmt) map[int]string
 			continue
 		}
 		t := a.table(p.Table)
-		if t == nil || !a.lowCardinality(t, p.Column) || a.phiColumn(t, p.Column) {
+		if t == nil || a.phiColumn(t, p.Column) {
 			continue
 		}
-		for _, qid := range s.queryIDs {
-			if v, ok := a.constants[constKey{qid, t.QualifiedName(), p.Column, "="}]; ok {
+		if a.lowCardinality(t, p.Column) {
+			if v, ok := a.runsWith(s, t, p); ok {
 				out[p.Param] = v
+				continue
 			}
 		}
-		if _, ok := out[p.Param]; ok || s.ws == nil {
-			continue
-		}
-		if lit, ok := s.ws.Constant(p.Param); ok {
-			if v, ok := literalSQL(lit); ok {
-				out[p.Param] = v
-			}
-			continue
-		}
-		if s.ws.Samples() != 1 || p.Param > len(s.ws.Intake.Literals) || s.ws.Intake.Literals[p.Param-1] == nil {
-			continue
-		}
-		lit := s.ws.Intake.Literals[p.Param-1]
-		if f, ok := a.planner.Frequency(ctx, t.QualifiedName(), p.Column, lit.Value()); ok && f <= queueShare {
-			if v, ok := literalSQL(lit); ok {
-				out[p.Param] = v
-			}
+		if v, ok := a.queueLiteral(ctx, s, t, p); ok {
+			out[p.Param] = v
 		}
 	}
 	return out
+}
+
+// runsWith: the constant pg_qualstats saw, or the literal every sample spelled, for
+// parameter p of a low-cardinality column.
+func (a *Advisor) runsWith(s *stmt, t *snapshot.Table, p sqlparse.Predicate) (string, bool) {
+	for _, qid := range s.queryIDs {
+		if v, ok := a.constants[constKey{qid, t.QualifiedName(), p.Column, "="}]; ok {
+			return v, true
+		}
+	}
+	if s.ws == nil {
+		return "", false
+	}
+	if lit, ok := s.ws.Constant(p.Param); ok {
+		return literalSQL(lit)
+	}
+	return "", false
+}
+
+// queueLiteral: the literal of a statement seen once, when it names a work queue: a
+// value the configuration declares, or a rare value of a low-cardinality column.
+func (a *Advisor) queueLiteral(ctx context.Context, s *stmt, t *snapshot.Table, p sqlparse.Predicate) (string, bool) {
+	if s.ws == nil || s.ws.Samples() != 1 || p.Param > len(s.ws.Intake.Literals) || s.ws.Intake.Literals[p.Param-1] == nil {
+		return "", false
+	}
+	lit := s.ws.Intake.Literals[p.Param-1]
+	if a.queues[queueKey(t.QualifiedName(), p.Column, lit.Value())] {
+		return literalSQL(lit)
+	}
+	if !a.lowCardinality(t, p.Column) {
+		return "", false
+	}
+	if f, ok := a.planner.Frequency(ctx, t.QualifiedName(), p.Column, lit.Value()); ok && f <= queueShare {
+		return literalSQL(lit)
+	}
+	return "", false
 }
 
 // literalSQL writes a constant as SQL for an index predicate.
@@ -350,6 +386,15 @@ func (a *Advisor) Advise(ctx context.Context, inputs []workload.Input) (*Advice,
 // AdviseSeq advises on a stream of statements (a file or log read as it goes).
 func (a *Advisor) AdviseSeq(ctx context.Context, inputs iter.Seq[workload.Input]) (*Advice, error) {
 	start := a.opts.Now()
+	if a.hypo == nil {
+		h, err := newHypo(ctx, a.planner.Conn())
+		if err != nil {
+			return nil, err
+		}
+		a.hypo = h
+		a.stats.HypoPGVersion = h.version
+		a.stats.DropsByPlans = !h.canHide
+	}
 	defer a.hypo.reset(context.Background())
 	if err := a.loadConstants(ctx); err != nil {
 		return nil, err

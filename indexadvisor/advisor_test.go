@@ -92,7 +92,8 @@ func newAdvisor(tb testing.TB, uri string, cfg *config.Profile, opts indexadviso
 	if cfg == nil {
 		cfg, _ = config.Defaults(config.Production)
 	}
-	a, err := indexadvisor.New(ctx, cfg, snap, p, opts)
+	opts.Planner = p
+	a, err := indexadvisor.New(cfg, snap, opts)
 	if err != nil {
 		tb.Fatal(err)
 	}

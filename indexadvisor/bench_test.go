@@ -229,7 +229,7 @@ func BenchmarkAdvise1000(b *testing.B) {
 		}
 		bare := time.Since(t0)
 
-		a, err := indexadvisor.New(ctx, cfg, snap, p, indexadvisor.Options{})
+		a, err := indexadvisor.New(cfg, snap, indexadvisor.Options{Planner: p})
 		if err != nil {
 			b.Fatal(err)
 		}

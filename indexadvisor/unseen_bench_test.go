@@ -391,7 +391,7 @@ func payerAdvice(tb testing.TB, uri string) (*indexadvisor.Advice, *snapshot.Sna
 		tb.Fatal(err)
 	}
 	cfg, _ := config.Defaults(config.Production)
-	a, err := indexadvisor.New(ctx, cfg, snap, p, indexadvisor.Options{})
+	a, err := indexadvisor.New(cfg, snap, indexadvisor.Options{Planner: p})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -477,7 +477,7 @@ func TestUnseenClaimsCoverage(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg, _ := config.Defaults(config.Production)
-			qa, err := queryperf.New(cfg, queryperf.WithPlanner(p), queryperf.WithSnapshot(snap))
+			qa, err := queryperf.New(cfg, snap, queryperf.Options{Planner: p})
 			if err != nil {
 				t.Fatal(err)
 			}

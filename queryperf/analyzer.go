@@ -4,8 +4,10 @@
 // plans with representative values, EXPLAIN ANALYZE on request), applies plan rules and
 // HIPAA query rules, and grades each statement A to F.
 //
-//	a, err := queryperf.New(cfg, queryperf.WithPlanner(planner))
-//	res, err := a.Analyze(ctx, snap)
+//	a, err := queryperf.New(cfg, snap, queryperf.Options{Planner: planner})
+//	res, err := a.Analyze(ctx)
+//
+// AnalyzeDatabase does all of it on one connection: what `pgmedic queries` does.
 package queryperf
 
 import (
@@ -31,48 +33,43 @@ import (
 // Analyzer analyses statements. Create it with New.
 type Analyzer struct {
 	cfg       *config.Profile
+	opts      Options
 	planner   *explain.Planner
 	snap      *snapshot.Snapshot
 	cls       *healthcare.Classifier
 	parser    *sqlparse.Parser
-	analyze   bool
-	allowW    bool
-	timeout   time.Duration
 	overrides *health.Overrides
 	tables    map[string]*tableInfo
 	now       func() time.Time
 }
 
-// Option configures an Analyzer.
-type Option func(*Analyzer)
-
-// WithPlanner lets the analyzer plan statements (without it only statistics rules run).
-func WithPlanner(p *explain.Planner) Option { return func(a *Analyzer) { a.planner = p } }
-
-// WithSnapshot gives the analyzer the database's catalog and statistics.
-func WithSnapshot(s *snapshot.Snapshot) Option { return func(a *Analyzer) { a.snap = s } }
-
-// WithClassifier sets the PHI classifier (default: from the profile's healthcare section).
-func WithClassifier(c *healthcare.Classifier) Option { return func(a *Analyzer) { a.cls = c } }
-
-// WithAnalyze runs EXPLAIN ANALYZE (in a rolled-back transaction) in AnalyzeQuery;
-// allowWrites permits statements that write.
-func WithAnalyze(allowWrites bool, timeout time.Duration) Option {
-	return func(a *Analyzer) { a.analyze, a.allowW, a.timeout = true, allowWrites, timeout }
+// Options tune an Analyzer. The zero value analyses statistics only.
+type Options struct {
+	// Planner lets the analyzer plan statements; without it only the rules that need
+	// no plan run, and no statement gets a grade. queryAnalyzer.enableQueryPlan: false
+	// leaves workload statements unplanned even with a planner.
+	Planner *explain.Planner
+	// Classifier decides which tables and columns hold PHI (default: from the
+	// profile's healthcare section).
+	Classifier *healthcare.Classifier
+	// Analyze runs EXPLAIN ANALYZE, in a transaction that is rolled back, in
+	// AnalyzeQuery; AllowWrites permits statements that write; AnalyzeTimeout bounds it.
+	Analyze        bool
+	AllowWrites    bool
+	AnalyzeTimeout time.Duration
 }
 
-// New creates an analyzer for the profile.
-func New(cfg *config.Profile, opts ...Option) (*Analyzer, error) {
+// New creates an analyzer for the profile (nil: the production defaults) and a
+// snapshot, which gives the catalog, the statistics and the pg_stat_statements
+// workload (nil: statements are read without a catalog).
+func New(cfg *config.Profile, snap *snapshot.Snapshot, opts Options) (*Analyzer, error) {
 	if cfg == nil {
 		var err error
 		if cfg, err = config.Defaults(config.Production); err != nil {
 			return nil, err
 		}
 	}
-	a := &Analyzer{cfg: cfg, now: time.Now}
-	for _, o := range opts {
-		o(a)
-	}
+	a := &Analyzer{cfg: cfg, opts: opts, planner: opts.Planner, snap: snap, cls: opts.Classifier, now: time.Now}
 	if a.cls == nil {
 		cls, err := healthcare.New(cfg.Healthcare)
 		if err != nil {
@@ -145,6 +142,8 @@ type Result struct {
 	Stats      RunStats           `json:"stats"`
 	// Coverage says how much of the workload was planned, and what was left out.
 	Coverage workload.Coverage `json:"coverage"`
+
+	snap *snapshot.Snapshot // for the report: the database's name, its catalog
 }
 
 // RunStats says how the run went and where its time went.
@@ -159,18 +158,12 @@ type RunStats struct {
 	WorkloadTotal float64 `json:"workload_total_ms"`
 }
 
-// Analyze analyses a snapshot's pg_stat_statements workload; the snapshot also gives
-// the catalog and statistics the rules use.
-func (a *Analyzer) Analyze(ctx context.Context, s *snapshot.Snapshot) (*Result, error) {
-	if s == nil {
-		return nil, errors.New("queryperf: Analyze needs a snapshot")
+// Analyze analyses the snapshot's pg_stat_statements workload.
+func (a *Analyzer) Analyze(ctx context.Context) (*Result, error) {
+	if a.snap == nil {
+		return nil, errors.New("queryperf: Analyze needs the analyzer made with a snapshot")
 	}
-	if s != a.snap {
-		a.snap = s
-		a.tables = buildTables(s, a.cls)
-		a.parser = sqlparse.NewParser(catalog{a.tables}, 0)
-	}
-	return a.AnalyzeInputs(ctx, workload.FromSnapshot(s))
+	return a.AnalyzeInputs(ctx, workload.FromSnapshot(a.snap))
 }
 
 // AnalyzeInputs analyses the given statements.
@@ -182,7 +175,7 @@ func (a *Analyzer) AnalyzeInputs(ctx context.Context, inputs []workload.Input) (
 func (a *Analyzer) AnalyzeSeq(ctx context.Context, inputs iter.Seq[workload.Input]) (*Result, error) {
 	start := time.Now()
 	res := &Result{Statements: []*StatementResult{}, Findings: []finding.Finding{},
-		Coverage: workload.Coverage{Left: []workload.Left{}}}
+		Coverage: workload.Coverage{Left: []workload.Left{}}, snap: a.snap}
 	stmts, excluded := workload.GroupSeq(inputs, a.parser)
 	res.Stats.Inputs, res.Stats.Excluded = excluded.Seen, excluded.Inputs
 	var total float64
@@ -197,7 +190,7 @@ func (a *Analyzer) AnalyzeSeq(ctx context.Context, inputs iter.Seq[workload.Inpu
 		}
 		sr := a.result(ws)
 		a.fill(sr, total)
-		if a.planner != nil && ws.NotPlannable == nil {
+		if a.plans() && ws.NotPlannable == nil {
 			t0 := time.Now()
 			a.plan(ctx, sr, false)
 			res.Stats.ExplainMs += float64(time.Since(t0).Microseconds()) / 1000
@@ -220,8 +213,13 @@ func (a *Analyzer) AnalyzeSeq(ctx context.Context, inputs iter.Seq[workload.Inpu
 	})
 	res.Statements = order
 	res.Stats.Statements = len(order)
-	if a.planner != nil {
+	switch {
+	case a.plans():
 		res.Coverage = workload.MeasureCoverage(stmts, 10)
+	case a.planner != nil:
+		res.Coverage.Off = "queryAnalyzer.enableQueryPlan is false"
+	default:
+		res.Coverage.Off = "no planner was given (a snapshot file is analysed without a connection)"
 	}
 	if n, calls := workload.Hidden(stmts); n > 0 {
 		res.Findings = append(res.Findings, a.hiddenFinding(n, calls))
@@ -231,6 +229,12 @@ func (a *Analyzer) AnalyzeSeq(ctx context.Context, inputs iter.Seq[workload.Inpu
 	return res, nil
 }
 
+// plans says whether workload statements are planned: a planner was given and the
+// configuration does not switch planning off (some sites allow no EXPLAIN).
+func (a *Analyzer) plans() bool {
+	return a.planner != nil && a.cfg.QueryAnalyzer.EnableQueryPlan
+}
+
 // hiddenFinding says the query rules could not decide for statements whose text the
 // role may not read: an unknown, never a silent pass.
 func (a *Analyzer) hiddenFinding(n int, calls int64) finding.Finding {
@@ -238,7 +242,7 @@ func (a *Analyzer) hiddenFinding(n int, calls int64) finding.Finding {
 		Object: "workload", Title: fmt.Sprintf("%d statements (%d calls) could not be analysed: their text is hidden from this role", n, calls),
 		Detail:         "pg_stat_statements shows other roles' statement texts only to superusers and members of pg_read_all_stats, so the query rules could not look at these statements.",
 		Recommendation: "GRANT pg_read_all_stats TO the role pgmedic connects as (it reads statistics, no table data).",
-		References:     []finding.Reference{{Title: "PostgreSQL documentation: pg_stat_statements", URL: "https://www.postgresql.org/docs/current/pgstatstatements.html"}}}
+		References:     []finding.Reference{finding.DocsRef("pgstatstatements.html", "pg_stat_statements")}}
 	f.ID = finding.MakeID(f.Check, f.Object)
 	return f
 }
@@ -263,7 +267,7 @@ func (a *Analyzer) result(ws *workload.Statement) *StatementResult {
 
 // finish runs the rules and grades a planned statement.
 func (a *Analyzer) finish(sr *StatementResult) {
-	if sr.Plan == nil && sr.NotPlanned == "" && a.planner != nil {
+	if sr.Plan == nil && sr.NotPlanned == "" && a.plans() {
 		sr.NotPlanned = "no plan was made"
 	}
 	sr.Findings = append(sr.Findings, a.runRules(sr)...)
@@ -288,10 +292,10 @@ func (a *Analyzer) AnalyzeQuery(ctx context.Context, sql string) (*StatementResu
 	sr := a.result(stmts[0])
 	a.fill(sr, 0)
 	if a.planner != nil {
-		if a.analyze && sr.st.Writes && !a.allowW {
+		if a.opts.Analyze && sr.st.Writes && !a.opts.AllowWrites {
 			return nil, &WriteRefusedError{Kind: string(sr.st.Kind)}
 		}
-		a.plan(ctx, sr, a.analyze)
+		a.plan(ctx, sr, a.opts.Analyze)
 	}
 	a.finish(sr)
 	return sr, nil
@@ -342,7 +346,7 @@ func (a *Analyzer) plan(ctx context.Context, sr *StatementResult, analyze bool) 
 	if analyze {
 		// Exactly what the caller wrote: its own values, or NULLs for its $n.
 		vals := explain.LiteralValues(ws.Intake)
-		pl, err := a.planner.Analyze(ctx, ws.Prepared, vals, explain.AnalyzeOptions{AllowWrites: a.allowW, Timeout: a.timeout})
+		pl, err := a.planner.Analyze(ctx, ws.Prepared, vals, explain.AnalyzeOptions{AllowWrites: a.opts.AllowWrites, Timeout: a.opts.AnalyzeTimeout})
 		if err != nil {
 			sr.NotPlanned = sqlparse.OneLine(err.Error())
 			return

@@ -18,14 +18,14 @@ func hipaaRules() []Rule {
 			ID: "hipaa.broad_phi_read", Area: "hipaa", Severity: finding.High,
 			Title:       "Broad read of patient data",
 			Description: "A statement reads a PHI table with no predicate restricting which patients' rows it returns and no LIMIT: every patient's record in one call.",
-			References:  []finding.Reference{refAccess, refMinimum},
+			References:  []finding.Reference{finding.HIPAARef(finding.AccessControl), finding.HIPAARef(finding.MinimumNecessary)},
 			Run:         ruleBroadRead,
 		},
 		{
 			ID: "hipaa.phi_in_reporting", Area: "hipaa", Severity: finding.Medium,
 			Title:       "Identifiers returned by a reporting statement",
 			Description: "An aggregate or grouped statement (a report) returns direct identifiers (names, birth dates, SSNs, MRNs) or SELECT * from a PHI table; reports rarely need them.",
-			References:  []finding.Reference{refMinimum},
+			References:  []finding.Reference{finding.HIPAARef(finding.MinimumNecessary)},
 			Run:         rulePHIInReporting,
 		},
 		{
@@ -33,14 +33,14 @@ func hipaaRules() []Rule {
 			Title:       "Values written into the SQL text",
 			Description: "Values compared with columns appear as literals in the statement text instead of parameters: they end up in server logs, pg_stat_activity and monitoring tools, and each value gets its own plan. On identifier columns those values are PHI.",
 			Thresholds:  []health.Threshold{{Name: "max_distinct", Default: 50, Help: "columns with more distinct values than this need parameters"}},
-			References:  []finding.Reference{refAudit, refPrepared},
+			References:  []finding.Reference{finding.HIPAARef(finding.AuditControls), finding.DocsRef("sql-prepare.html", "PREPARE")},
 			Run:         ruleLiterals,
 		},
 		{
 			ID: "hipaa.phi_join_unrestricted", Area: "hipaa", Severity: finding.Medium,
 			Title:       "PHI tables joined without a patient or provider predicate",
 			Description: "Two or more PHI tables are joined with nothing restricting the patient or provider: the statement assembles records across the whole population.",
-			References:  []finding.Reference{refAccess, refMinimum},
+			References:  []finding.Reference{finding.HIPAARef(finding.AccessControl), finding.HIPAARef(finding.MinimumNecessary)},
 			Run:         rulePHIJoin,
 		},
 	}

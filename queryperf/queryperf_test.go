@@ -70,20 +70,25 @@ func setup(t testing.TB, db *pgtest.DB, write bool) *env {
 	return &env{db: db, conn: conn, planner: p, snap: snap}
 }
 
-func (e *env) analyzer(t testing.TB, opts ...queryperf.Option) *queryperf.Analyzer {
+func (e *env) analyzer(t testing.TB, opts ...queryperf.Options) *queryperf.Analyzer {
 	t.Helper()
 	cfg, err := config.Defaults(config.Production)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, err := queryperf.New(cfg, append([]queryperf.Option{queryperf.WithPlanner(e.planner), queryperf.WithSnapshot(e.snap)}, opts...)...)
+	var o queryperf.Options
+	if len(opts) > 0 {
+		o = opts[0]
+	}
+	o.Planner = e.planner
+	a, err := queryperf.New(cfg, e.snap, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return a
 }
 
-func (e *env) query(t *testing.T, sql string, opts ...queryperf.Option) *queryperf.StatementResult {
+func (e *env) query(t *testing.T, sql string, opts ...queryperf.Options) *queryperf.StatementResult {
 	t.Helper()
 	sr, err := e.analyzer(t, opts...).AnalyzeQuery(context.Background(), sql)
 	if err != nil {
@@ -202,7 +207,7 @@ func TestPlanRules(t *testing.T) {
 func TestAnalyzeRules(t *testing.T) {
 	db := seeded(t)
 	e := setup(t, db, false)
-	an := queryperf.WithAnalyze(false, time.Minute)
+	an := queryperf.Options{Analyze: true, AnalyzeTimeout: time.Minute}
 	ctx := context.Background()
 
 	t.Run("rows_removed_by_filter", func(t *testing.T) {

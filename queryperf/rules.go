@@ -76,20 +76,6 @@ func ev(name string, v float64, unit string) finding.Evidence {
 
 func round1(v float64) float64 { return math.Round(v*10) / 10 }
 
-var (
-	refIndexes  = finding.Reference{Title: "PostgreSQL documentation: Indexes", URL: "https://www.postgresql.org/docs/current/indexes.html"}
-	refExplain  = finding.Reference{Title: "PostgreSQL documentation: Using EXPLAIN", URL: "https://www.postgresql.org/docs/current/using-explain.html"}
-	refWorkMem  = finding.Reference{Title: "PostgreSQL documentation: work_mem", URL: "https://www.postgresql.org/docs/current/runtime-config-resource.html#GUC-WORK-MEM"}
-	refStats    = finding.Reference{Title: "PostgreSQL documentation: Statistics Used by the Planner", URL: "https://www.postgresql.org/docs/current/planner-stats.html"}
-	refJIT      = finding.Reference{Title: "PostgreSQL documentation: When to JIT?", URL: "https://www.postgresql.org/docs/current/jit-decision.html"}
-	refLimit    = finding.Reference{Title: "PostgreSQL documentation: LIMIT and OFFSET", URL: "https://www.postgresql.org/docs/current/queries-limit.html"}
-	refMinimum  = finding.Reference{Title: "HIPAA 45 CFR 164.502(b) minimum necessary", URL: "https://www.ecfr.gov/current/title-45/section-164.502#p-164.502(b)"}
-	refAccess   = finding.Reference{Title: "HIPAA 45 CFR 164.312(a)(1) access control", URL: "https://www.ecfr.gov/current/title-45/section-164.312#p-164.312(a)(1)"}
-	refAudit    = finding.Reference{Title: "HIPAA 45 CFR 164.312(b) audit controls", URL: "https://www.ecfr.gov/current/title-45/section-164.312#p-164.312(b)"}
-	refExprIdx  = finding.Reference{Title: "PostgreSQL documentation: Indexes on Expressions", URL: "https://www.postgresql.org/docs/current/indexes-expressional.html"}
-	refPrepared = finding.Reference{Title: "PostgreSQL documentation: PREPARE", URL: "https://www.postgresql.org/docs/current/sql-prepare.html"}
-)
-
 // Rules returns every query rule, in a stable order.
 func Rules() []Rule {
 	rules := append(planRules(), hipaaRules()...)
@@ -127,7 +113,7 @@ func (a *Analyzer) runRules(sr *StatementResult) []finding.Finding {
 	rules := Rules()
 	for i := range rules {
 		r := &rules[i]
-		if a.overrides.Disabled(r.ID) {
+		if a.overrides.Disabled(r.ID) || r.Area == "hipaa" && !a.cfg.QueryAnalyzer.EnableHealthcareCompliance {
 			continue
 		}
 		if r.NeedsPlan && sr.Plan == nil || r.NeedsAnalyze && (sr.Plan == nil || !sr.Plan.Analyzed) ||
@@ -162,7 +148,7 @@ func planRules() []Rule {
 			Thresholds: []health.Threshold{
 				{Name: "min_share_pct", Default: 1, Unit: "%", Help: "share of the workload's time from which an unplanned statement is reported"},
 			},
-			References: []finding.Reference{refExplain, refPrepared},
+			References: []finding.Reference{finding.DocsRef("using-explain.html", "Using EXPLAIN"), finding.DocsRef("sql-prepare.html", "PREPARE")},
 			Run:        ruleNotPlanned,
 		},
 		{
@@ -173,7 +159,7 @@ func planRules() []Rule {
 				{Name: "min_rows", Default: 10000, Help: "table size (rows) from which a full scan is reported"},
 				{Name: "max_selectivity_pct", Default: 5, Unit: "%", Help: "share of the table returned below which the scan is wasteful"},
 			},
-			References: []finding.Reference{refIndexes, refExplain},
+			References: []finding.Reference{finding.DocsRef("indexes.html", "Indexes"), finding.DocsRef("using-explain.html", "Using EXPLAIN")},
 			Run:        ruleSeqScan,
 		},
 		{
@@ -184,7 +170,7 @@ func planRules() []Rule {
 				{Name: "min_removed", Default: 1000},
 				{Name: "min_removed_pct", Default: 90, Unit: "%"},
 			},
-			References: []finding.Reference{refIndexes},
+			References: []finding.Reference{finding.DocsRef("indexes.html", "Indexes")},
 			Run:        ruleRowsRemoved,
 		},
 		{
@@ -192,14 +178,14 @@ func planRules() []Rule {
 			Title:       "Predicate that cannot use an index",
 			Description: "A function or cast on the column, a LIKE pattern starting with a wildcard, or an OR across different columns keeps a plain index on the column out of the plan.",
 			Thresholds:  []health.Threshold{{Name: "min_rows", Default: 10000, Help: "smaller tables are reported as low"}},
-			References:  []finding.Reference{refExprIdx, refIndexes},
+			References:  []finding.Reference{finding.DocsRef("indexes-expressional.html", "Indexes on Expressions"), finding.DocsRef("indexes.html", "Indexes")},
 			Run:         ruleNonSargable,
 		},
 		{
 			ID: "query.plan_spill", Area: "queries", Severity: finding.Medium, NeedsAnalyze: true,
 			Title:       "Sort or hash spilled to disk",
 			Description: "A sort or hash did not fit in work_mem and wrote temporary files during EXPLAIN ANALYZE.",
-			References:  []finding.Reference{refWorkMem},
+			References:  []finding.Reference{finding.DocsRef("runtime-config-resource.html#GUC-WORK-MEM", "work_mem")},
 			Run:         rulePlanSpill,
 		},
 		{
@@ -210,7 +196,7 @@ func planRules() []Rule {
 				{Name: "factor", Default: 10},
 				{Name: "min_rows", Default: 100},
 			},
-			References: []finding.Reference{refStats},
+			References: []finding.Reference{finding.DocsRef("planner-stats.html", "Statistics Used by the Planner")},
 			Run:        ruleMisestimate,
 		},
 		{
@@ -218,7 +204,7 @@ func planRules() []Rule {
 			Title:       "Nested loop over a large outer input",
 			Description: "A nested loop runs its inner side once per outer row; with many outer rows and no index on the inner side, work grows with their product.",
 			Thresholds:  []health.Threshold{{Name: "min_outer_rows", Default: 10000}},
-			References:  []finding.Reference{refExplain},
+			References:  []finding.Reference{finding.DocsRef("using-explain.html", "Using EXPLAIN")},
 			Run:         ruleNestedLoop,
 		},
 		{
@@ -226,7 +212,7 @@ func planRules() []Rule {
 			Title:       "Deep OFFSET paging",
 			Description: "OFFSET reads and discards every row before the page: page 500 costs 500 pages. Keyset pagination reads one page whatever its position.",
 			Thresholds:  []health.Threshold{{Name: "deep_offset", Default: 1000, Help: "a literal OFFSET from which the finding is medium"}},
-			References:  []finding.Reference{refLimit},
+			References:  []finding.Reference{finding.DocsRef("queries-limit.html", "LIMIT and OFFSET")},
 			Run:         ruleOffset,
 		},
 		{
@@ -234,7 +220,7 @@ func planRules() []Rule {
 			Title:       "SELECT * on a wide or PHI table",
 			Description: "Every column is read and sent, including ones the caller does not use; on a PHI table that includes identifiers the task may not need.",
 			Thresholds:  []health.Threshold{{Name: "wide_columns", Default: 15}},
-			References:  []finding.Reference{refMinimum},
+			References:  []finding.Reference{finding.HIPAARef(finding.MinimumNecessary)},
 			Run:         ruleSelectStar,
 		},
 		{
@@ -242,7 +228,7 @@ func planRules() []Rule {
 			Title:       "Large result set without LIMIT",
 			Description: "The statement returns many rows per call with no LIMIT: memory on both ends, network, and time to the first row all grow with the table.",
 			Thresholds:  []health.Threshold{{Name: "min_rows", Default: 1000, Help: "rows per call (or planned rows)"}},
-			References:  []finding.Reference{refLimit},
+			References:  []finding.Reference{finding.DocsRef("queries-limit.html", "LIMIT and OFFSET")},
 			Run:         ruleUnbounded,
 		},
 		{
@@ -254,7 +240,7 @@ func planRules() []Rule {
 				{Name: "min_calls_pct", Default: 20, Unit: "%", Help: "share of all calls"},
 				{Name: "max_mean_ms", Default: 1, Unit: "ms"},
 			},
-			References: []finding.Reference{refExplain},
+			References: []finding.Reference{finding.DocsRef("using-explain.html", "Using EXPLAIN")},
 			Run:        ruleNPlusOne,
 		},
 		{
@@ -262,7 +248,7 @@ func planRules() []Rule {
 			Title:       "Planning takes longer than execution",
 			Description: "The statement spends more time being planned than run: prepared statements (or a simpler statement) avoid planning each call.",
 			Thresholds:  []health.Threshold{{Name: "min_plan_ms", Default: 1, Unit: "ms"}},
-			References:  []finding.Reference{refPrepared},
+			References:  []finding.Reference{finding.DocsRef("sql-prepare.html", "PREPARE")},
 			Run:         rulePlanning,
 		},
 		{
@@ -273,7 +259,7 @@ func planRules() []Rule {
 				{Name: "min_share_pct", Default: 20, Unit: "%"},
 				{Name: "max_mean_ms", Default: 1000, Unit: "ms"},
 			},
-			References: []finding.Reference{refJIT},
+			References: []finding.Reference{finding.DocsRef("jit-decision.html", "When to JIT?")},
 			Run:        ruleJIT,
 		},
 		{
@@ -281,7 +267,7 @@ func planRules() []Rule {
 			Title:       "Statement writes temporary files",
 			Description: "pg_stat_statements counts temporary blocks written by the statement: sorts or hashes spill to disk.",
 			Thresholds:  []health.Threshold{{Name: "min_blocks_per_call", Default: 1}},
-			References:  []finding.Reference{refWorkMem},
+			References:  []finding.Reference{finding.DocsRef("runtime-config-resource.html#GUC-WORK-MEM", "work_mem")},
 			Run:         ruleTempBlocks,
 		},
 		{
@@ -292,7 +278,7 @@ func planRules() []Rule {
 				{Name: "min_pct", Default: 90, Unit: "%"},
 				{Name: "min_blocks", Default: 1000},
 			},
-			References: []finding.Reference{refExplain},
+			References: []finding.Reference{finding.DocsRef("using-explain.html", "Using EXPLAIN")},
 			Run:        ruleCacheHit,
 		},
 		{
@@ -303,7 +289,7 @@ func planRules() []Rule {
 				{Name: "mean_ms", Unit: "ms", FromConfig: func(p *config.Profile) float64 { return float64(p.QueryAnalyzer.SlowQueryThreshold.Milliseconds()) }},
 				{Name: "patient_ms", Unit: "ms", FromConfig: func(p *config.Profile) float64 { return float64(p.QueryAnalyzer.PatientResponseTime.Milliseconds()) }},
 			},
-			References: []finding.Reference{refExplain},
+			References: []finding.Reference{finding.DocsRef("using-explain.html", "Using EXPLAIN")},
 			Run:        ruleSlow,
 		},
 	}

@@ -1,6 +1,7 @@
 package workload
 
 import (
+	"fmt"
 	"math"
 	"sort"
 )
@@ -23,6 +24,27 @@ type Coverage struct {
 	NoPlanPct     float64 `json:"no_plan_pct"`
 	// Left lists the largest statements left unplanned, with their reasons.
 	Left []Left `json:"left_out"`
+	// Off says why no statement was planned at all (no planner, or planning switched
+	// off in the configuration); the other fields are then zero.
+	Off string `json:"planning_off,omitempty"`
+}
+
+// Sentence says how much of the workload was planned, for the first line of a report,
+// so a reader knows how much the grades and advice speak for.
+func (c Coverage) Sentence() string {
+	if c.Off != "" {
+		return fmt.Sprintf("No statement was planned: %s.", c.Off)
+	}
+	measure := "calls"
+	if c.Measure == "time" {
+		measure = "time"
+	}
+	line := fmt.Sprintf("Planned %.1f%% of the workload's %s (%d of %d statements that can have a plan)",
+		c.PlannedPct, measure, c.Planned, c.Planned+c.NotPlanned)
+	if c.NoPlan > 0 {
+		line += fmt.Sprintf("; %d statements (%.1f%%) have no plan of their own", c.NoPlan, c.NoPlanPct)
+	}
+	return line + "."
 }
 
 // Left is a statement that was not planned.

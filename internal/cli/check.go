@@ -114,8 +114,6 @@ func (a *app) collectSnapshot(dsn string, f collectFlags) (*snapshot.Snapshot, e
 	return snap, nil
 }
 
-// writeTo writes to a file (atomically: a partial report never replaces a good one) or
-// standard output.
 type checkFlags struct {
 	collectFlags
 	snapshotPath string

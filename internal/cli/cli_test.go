@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -86,6 +87,34 @@ func TestHelpForEveryCommand(t *testing.T) {
 		if r.code != 0 || !strings.Contains(r.stdout, "Usage:") {
 			t.Errorf("pgmedic %s --help: exit %d, output %q", strings.Join(p, " "), r.code, r.stdout)
 		}
+	}
+}
+
+// The root help promises only commands that exist: every "(command, command)" it
+// names is one, and every command is named.
+func TestRootHelpNamesRealCommands(t *testing.T) {
+	root := (&app{ctx: context.Background()}).rootCommand()
+	named := map[string]bool{}
+	for _, m := range regexp.MustCompile(`\(([a-z ,]+)\)`).FindAllStringSubmatch(root.Long, -1) {
+		for _, name := range strings.Split(m[1], ",") {
+			name = strings.TrimSpace(name)
+			named[name] = true
+			if c, rest, err := root.Find(strings.Fields(name)); err != nil || len(rest) > 0 || c == root {
+				t.Errorf("the root help names %q, which is no command", name)
+			}
+		}
+	}
+	for _, c := range root.Commands() {
+		switch c.Name() {
+		case "help", "completion", "config", "checks", "collect", "demo", "seed", "workload":
+			continue // set-up and listing commands, not engines
+		}
+		if !named[c.Name()] && !named[c.Name()+" advise"] {
+			t.Errorf("the root help does not say what %q does", c.Name())
+		}
+	}
+	if len(named) < 7 {
+		t.Fatalf("found only %v in the root help", named)
 	}
 }
 

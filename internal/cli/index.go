@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"slices"
 	"strings"
 	"time"
 
@@ -109,29 +108,25 @@ func (a *app) computeAdvice(cfg *config.Profile, dsn string, f adviseFlags) (*in
 		return nil, err
 	}
 	defer sess.close()
-	inputs := slices.Values(workload.FromSnapshot(sess.snap))
-	switch {
-	case file != nil:
-		inputs = file.inputs(a)
-	case !sess.snap.Workload.Available:
+	if file == nil && !sess.snap.Workload.Available {
 		a.logf("pgmedic: warning: %s; advising from the healthcare presets alone (--file takes the application's SQL or a server log instead)", sess.snap.Workload.Reason)
 	}
-	opts := indexadvisor.Options{Weight: f.weight, Progress: func(msg string) { a.logf("%s", msg) }}
+	opts := indexadvisor.DatabaseOptions{Source: workload.Source{Snapshot: sess.snap}, Options: indexadvisor.Options{Planner: sess.planner,
+		Weight: f.weight, Progress: func(msg string) { a.logf("%s", msg) }}}
 	if f.noPresets {
 		off := false
 		opts.Presets = &off
 	}
-	adv, err := indexadvisor.New(a.ctx, cfg, sess.snap, sess.planner, opts)
-	if err != nil {
-		if errors.Is(err, indexadvisor.ErrNoHypoPG) {
-			return nil, &jobError{msg: err.Error(), err: err,
-				hint: "run CREATE EXTENSION hypopg in the database (Debian: postgresql-15-hypopg); it only adds functions, and hypothetical indexes live in pgmedic's session"}
-		}
-		return nil, err
+	if file != nil {
+		opts.Inputs = file.inputs(a)
 	}
-	res, err := adv.AdviseSeq(a.ctx, inputs)
+	res, err := indexadvisor.AdviseDatabase(a.ctx, sess.conn, cfg, opts)
 	if err == nil && file != nil {
 		err = file.finish(a)
+	}
+	if errors.Is(err, indexadvisor.ErrNoHypoPG) {
+		return nil, &jobError{msg: err.Error(), err: err,
+			hint: "run CREATE EXTENSION hypopg in the database (Debian: postgresql-15-hypopg); it only adds functions, and hypothetical indexes live in pgmedic's session"}
 	}
 	if errors.Is(err, indexadvisor.ErrCannotRead) {
 		return nil, &jobError{msg: err.Error(), err: err,
@@ -167,7 +162,7 @@ func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
 		}
 		return nil
 	}
-	fmt.Fprintln(w, coverageLine(adv.Coverage))
+	fmt.Fprintln(w, adv.Coverage.Sentence())
 	if warn := coverageWarning(adv.Coverage); warn != "" {
 		fmt.Fprintf(w, "Warning: %s\n", warn)
 	}

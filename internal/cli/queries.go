@@ -6,8 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"iter"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -22,7 +20,6 @@ import (
 	"github.com/pgmedic/pgmedic/healthcare"
 	"github.com/pgmedic/pgmedic/internal/display"
 	"github.com/pgmedic/pgmedic/internal/sqlparse"
-	"github.com/pgmedic/pgmedic/internal/stmtsource"
 	"github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/queryperf"
 	"github.com/pgmedic/pgmedic/report"
@@ -105,23 +102,17 @@ func (a *app) queries(f queriesFlags) error {
 		return err
 	}
 	defer sess.close()
-	var inputs iter.Seq[workload.Input]
+	opts := queryperf.DatabaseOptions{Options: queryperf.Options{Planner: sess.planner}, Source: workload.Source{Snapshot: sess.snap}}
 	if file != nil {
-		inputs = file.inputs(a)
-	} else {
-		if !sess.snap.Workload.Available {
-			return &jobError{msg: "there is no workload to analyse: " + sess.snap.Workload.Reason,
-				hint: "enable pg_stat_statements (see 'pgmedic check'), or give statements with --file"}
-		}
-		inputs = slices.Values(workload.FromSnapshot(sess.snap))
+		opts.Inputs = file.inputs(a)
 	}
-	an, err := queryperf.New(cfg, queryperf.WithPlanner(sess.planner), queryperf.WithSnapshot(sess.snap))
+	res, err := queryperf.AnalyzeDatabase(a.ctx, sess.conn, cfg, opts)
+	var nw *queryperf.NoWorkloadError
+	if errors.As(err, &nw) {
+		return &jobError{msg: nw.Error(), hint: "enable pg_stat_statements (see 'pgmedic check'), or give statements with --file"}
+	}
 	if err != nil {
 		return checkupError(err)
-	}
-	res, err := an.AnalyzeSeq(a.ctx, inputs)
-	if err != nil {
-		return err
 	}
 	if file != nil {
 		if err := file.finish(a); err != nil {
@@ -131,7 +122,7 @@ func (a *app) queries(f queriesFlags) error {
 	a.logf("analysed %d statements (%d distinct; %d planned, %d not planned) in %.1fs, %.1fs of it in EXPLAIN",
 		res.Stats.Inputs, res.Stats.Statements, res.Stats.Planned, res.Stats.NotPlanned,
 		res.Stats.TotalMs/1000, res.Stats.ExplainMs/1000)
-	err = a.writeTo(f.output, func(w io.Writer) error { return writeQueries(w, f.format, res, sess.snap, f.top) })
+	err = a.writeTo(f.output, func(w io.Writer) error { return writeQueries(w, f.format, res, sess.snap.Server.Database, f.top) })
 	if err != nil {
 		return err
 	}
@@ -189,38 +180,11 @@ func (a *app) openAnalysis(cfg *config.Profile, dsn string, write bool) (*analys
 	return &analysisSession{conn: conn, snap: snap, planner: p}, nil
 }
 
-func (a *app) noteSkipped(res stmtsource.Result) {
-	if res.Skipped == 0 {
-		return
-	}
-	if res.IsLog() {
-		a.logf("pgmedic: note: %d log lines could not be understood (first at line %d)", res.Skipped, res.Problems[0].Line)
-		return
-	}
-	a.logf("pgmedic: note: %s of the SQL file skipped:", skippedCount(res.Skipped))
-	for _, p := range res.Problems[:min(len(res.Problems), maxNotes)] {
-		a.logf("pgmedic: note:   line %d: %s", p.Line, p.Reason)
-	}
-	if res.Skipped > maxNotes {
-		a.logf("pgmedic: note:   and %d more", res.Skipped-maxNotes)
-	}
-}
-
-func skippedCount(n int) string {
-	if n == 1 {
-		return "1 statement or line"
-	}
-	return fmt.Sprintf("%d statements or lines", n)
-}
-
-func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snapshot.Snapshot, top int) error {
+func writeQueries(w io.Writer, format string, res *queryperf.Result, database string, top int) error {
 	if format == "text" {
 		w = display.NewWriter(w)
 	}
-	shown := res.Statements
-	if len(shown) > top {
-		shown = shown[:top]
-	}
+	shown := res.Shown(top)
 	switch format {
 	case "json":
 		out := struct {
@@ -230,12 +194,12 @@ func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snaps
 			Statements []*queryperf.StatementResult `json:"statements"`
 			Stats      queryperf.RunStats           `json:"stats"`
 			Summary    finding.Summary              `json:"summary"`
-		}{"1", snap.Server.Database, res.Coverage, shown, res.Stats, finding.Summarize(res.Findings)}
+		}{"1", database, res.Coverage, shown, res.Stats, finding.Summarize(res.Findings)}
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
 		return enc.Encode(out)
 	case "text":
-		fmt.Fprintln(w, coverageLine(res.Coverage))
+		fmt.Fprintln(w, res.Coverage.Sentence())
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 		fmt.Fprintf(tw, "#\tGRADE\tTOTAL MS\tSHARE\tCALLS\tMEAN MS\tROWS/CALL\tPLAN\tSTATEMENT\n")
 		for i, s := range shown {
@@ -252,7 +216,7 @@ func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snaps
 		}
 		fmt.Fprintln(w)
 	}
-	in := queryInput(res, snap, shown)
+	in := res.Report(top)
 	f := report.Text
 	if format == "text" {
 		in.Notes = nil // the table above already grades each statement
@@ -264,17 +228,6 @@ func writeQueries(w io.Writer, format string, res *queryperf.Result, snap *snaps
 		f = report.HTML
 	}
 	return report.Write(w, f, in, report.Options{})
-}
-
-// coverageLine says how much of the workload was planned, first thing, so a reader
-// knows how much the grades and advice speak for.
-func coverageLine(c workload.Coverage) string {
-	line := fmt.Sprintf("Planned %.1f%% of the workload's %s (%d of %d statements that can have a plan)",
-		c.PlannedPct, map[string]string{"time": "time", "calls": "calls"}[c.Measure], c.Planned, c.Planned+c.NotPlanned)
-	if c.NoPlan > 0 {
-		line += fmt.Sprintf("; %d statements (%.1f%%) have no plan of their own", c.NoPlan, c.NoPlanPct)
-	}
-	return line + "."
 }
 
 func gradeLabel(s *queryperf.StatementResult) string {
@@ -292,34 +245,6 @@ func planLabel(s *queryperf.StatementResult) string {
 		return "-"
 	}
 	return s.PlanKind
-}
-
-// queryInput makes the report input for the statements shown: their findings, and the
-// grade table as notes.
-func queryInput(res *queryperf.Result, snap *snapshot.Snapshot, shown []*queryperf.StatementResult) *report.Input {
-	var fs []finding.Finding
-	keep := map[string]bool{}
-	for _, s := range shown {
-		keep["query "+s.Fingerprint] = true
-	}
-	for _, f := range res.Findings {
-		if keep[f.Object] {
-			fs = append(fs, f)
-		}
-	}
-	in := report.FromSnapshot(snap, fs, queryperf.RuleInfos(), nil)
-	in.TableSizes = nil
-	in.TopStatements = nil
-	in.Notes = append(in.Notes, coverageLine(res.Coverage))
-	for _, s := range shown {
-		in.TopStatements = append(in.TopStatements, report.StatementTime{Query: s.Query, Calls: s.Calls, TotalMs: s.TotalMs, MeanMs: s.MeanMs})
-		if s.Score == nil {
-			in.Notes = append(in.Notes, fmt.Sprintf("Not planned (%s): %s", s.NotPlanned, display.Shorten(s.Query, 120)))
-			continue
-		}
-		in.Notes = append(in.Notes, fmt.Sprintf("Grade %s (%d): %s", s.Grade, *s.Score, display.Shorten(s.Query, 120)))
-	}
-	return in
 }
 
 type explainFlags struct {
@@ -386,11 +311,8 @@ func (a *app) explain(sql string, f explainFlags) error {
 		return err
 	}
 	defer sess.close()
-	opts := []queryperf.Option{queryperf.WithPlanner(sess.planner), queryperf.WithSnapshot(sess.snap)}
-	if f.analyze {
-		opts = append(opts, queryperf.WithAnalyze(f.allowWrites, f.timeout))
-	}
-	an, err := queryperf.New(cfg, opts...)
+	an, err := queryperf.New(cfg, sess.snap, queryperf.Options{Planner: sess.planner,
+		Analyze: f.analyze, AllowWrites: f.allowWrites, AnalyzeTimeout: f.timeout})
 	if err != nil {
 		return checkupError(err)
 	}

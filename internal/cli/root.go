@@ -66,10 +66,18 @@ func (a *app) rootCommand() *cobra.Command {
 		Use:   "pgmedic",
 		Short: "Diagnose, optimise and harden PostgreSQL databases that hold healthcare data",
 		Long: `pgmedic examines PostgreSQL databases that hold patient, provider, claims and
-appointment data: it analyses query performance, recommends and builds indexes,
-partitions large tables online, sizes connection pools, monitors, and audits the
-HIPAA technical safeguards. Analysis is read-only; anything that changes a database
-is printed as a plan and runs only with --apply.`,
+appointment data. This version:
+  - runs the health checks (connections, locks, schema, vacuum, storage, WAL,
+    replication, settings) and the HIPAA query rules (check);
+  - ranks, plans and grades the workload's statements from pg_stat_statements, a SQL
+    file or a server log (queries, explain);
+  - recommends indexes for the whole workload, measured with HypoPG, and builds or
+    drops them online (index advise, index apply);
+  - carries out the fixes of health findings (fix) and keeps an audit log of every
+    change it makes (actions).
+Partitioning, connection pools, monitoring and the HIPAA safeguards audit are not in
+this version. Analysis is read-only; anything that changes a database is printed as
+a plan and runs only with --apply.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,

@@ -2,96 +2,67 @@ package cli
 
 import (
 	"errors"
-	"fmt"
-	"io/fs"
 	"iter"
-	"os"
 
-	"github.com/pgmedic/pgmedic/internal/stmtsource"
 	"github.com/pgmedic/pgmedic/workload"
 )
 
-// statementFile is a --file read as the analysis consumes it, so a large log or script
-// is never held in memory whole; what the reading found is reported after.
-type statementFile struct {
-	path string
-	res  stmtsource.Result
-	err  error
-	n    int
-}
+// statementFile is a --file read as the analysis consumes it (workload.File).
+type statementFile struct{ f *workload.File }
 
-// openStatements checks, before any connection is made, that the file can be read and
-// holds at least one statement: it reads up to the first one (the whole file only when
-// none is good, to say where the problems are).
+// openStatements checks the file before any connection is made.
 func (a *app) openStatements(path string) (*statementFile, error) {
-	fh, err := os.Open(path)
+	f, err := workload.OpenFile(a.ctx, path)
 	if err != nil {
-		var pe *fs.PathError
-		if errors.As(err, &pe) {
-			return nil, usageErrorf("--file: cannot open %s: %v", path, pe.Err)
-		}
-		return nil, usageErrorf("--file: cannot open %s: %v", path, err)
+		return nil, a.fileError(err)
 	}
-	fh.Close()
-	probe := &statementFile{path: path}
-	for range probe.inputs(a) {
-		return &statementFile{path: path}, nil
-	}
-	if err := probe.finish(a); err != nil {
-		return nil, err
-	}
-	return &statementFile{path: path}, nil
+	return &statementFile{f}, nil
 }
 
-// inputs streams the file's statements.
-func (f *statementFile) inputs(a *app) iter.Seq[workload.Input] {
-	return func(yield func(workload.Input) bool) {
-		stopped := errors.New("stopped")
-		f.res, f.err = stmtsource.ReadFile(f.path, func(s stmtsource.Statement) error {
-			if err := a.ctx.Err(); err != nil {
-				return err
-			}
-			f.n++
-			in := workload.Input{Text: s.Text, Raw: true, Source: s.Source, Calls: max(s.Calls, 1),
-				TotalMs: s.TotalMs, MeanMs: s.TotalMs, MaxMs: s.TotalMs, HasStats: s.HasStats}
-			if !yield(in) {
-				return stopped
-			}
-			return nil
-		})
-		if errors.Is(f.err, stopped) {
-			f.err = nil
-		}
+func (s *statementFile) inputs(a *app) iter.Seq[workload.Input] { return s.f.Inputs(a.ctx) }
+
+// finish prints what the reading skipped and turns its failure into an exit.
+func (s *statementFile) finish(a *app) error {
+	rep, err := s.f.Done(a.ctx)
+	var fe *workload.FileError
+	if err == nil || errors.As(err, &fe) && (fe.Kind == workload.FileNoStatements || fe.Kind == workload.FileNoSQL) {
+		a.noteSkipped(rep)
 	}
+	return a.fileError(err)
 }
 
-// finish reports what the reading found: skipped lines, and the errors that make the
-// run fail (nothing to analyse, a read error).
-func (f *statementFile) finish(a *app) error {
-	var pe *fs.PathError
-	switch {
-	case f.err != nil && a.ctx.Err() != nil:
-		return a.ctx.Err()
-	case errors.As(f.err, &pe) && pe.Op == "open":
-		return usageErrorf("--file: cannot open %s: %v", f.path, pe.Err)
-	case f.err != nil && f.res.IsLog():
-		return &jobError{msg: fmt.Sprintf("reading the log %s: %v", f.path, errors.Unwrap(f.err)), err: f.err}
-	case f.err != nil:
-		return &jobError{msg: fmt.Sprintf("reading %s: %v", f.path, errors.Unwrap(f.err)), err: f.err}
+// fileError: a file that cannot be opened or holds nothing is a usage error; one that
+// fails part-way through is a failed job.
+func (a *app) fileError(err error) error {
+	var fe *workload.FileError
+	if !errors.As(err, &fe) {
+		return err
 	}
-	a.noteSkipped(f.res)
-	switch {
-	case f.n > 0:
-		return nil
-	case f.res.IsLog():
-		return usageHint("the log needs log_min_duration_statement (or log_statement = all, or auto_explain) lines",
-			"--file %s: no statements found in the log", f.path)
-	case f.res.Skipped > 0:
-		p := f.res.Problems[0]
-		return usageHint("check the SQL in the file (psql -f runs the same statements)",
-			"--file %s does not parse as SQL: %s skipped, the first at line %d: %s", f.path, skippedCount(f.res.Skipped), p.Line, p.Reason)
+	if fe.Kind == workload.FileUnreadable {
+		return &jobError{msg: fe.Error(), err: err}
 	}
-	return usageErrorf("--file %s holds no statements", f.path)
+	if h := fe.Hint(); h != "" {
+		return usageHint(h, "--file %v", fe)
+	}
+	return usageErrorf("--file: %v", fe)
+}
+
+// noteSkipped lists, on standard error, what the reading skipped.
+func (a *app) noteSkipped(rep workload.FileReport) {
+	if rep.Skipped == 0 {
+		return
+	}
+	if rep.Log {
+		a.logf("pgmedic: note: %d log lines could not be understood (first at line %d)", rep.Skipped, rep.Problems[0].Line)
+		return
+	}
+	a.logf("pgmedic: note: %s of the SQL file skipped:", workload.SkippedCount(rep.Skipped))
+	for _, p := range rep.Problems[:min(len(rep.Problems), maxNotes)] {
+		a.logf("pgmedic: note:   line %d: %s", p.Line, p.Reason)
+	}
+	if rep.Skipped > maxNotes {
+		a.logf("pgmedic: note:   and %d more", rep.Skipped-maxNotes)
+	}
 }
 
 // readStatements reads a whole --file (for callers that need the list).
