@@ -39,60 +39,60 @@ type Profile struct {
 	Connection     Connection     `yaml:"connection"`
 	QueryAnalyzer  QueryAnalyzer  `yaml:"queryAnalyzer"`
 	IndexOptimizer IndexOptimizer `yaml:"indexOptimizer"`
-	Partitioner    Partitioner    `yaml:"partitioner"`
-	ConnectionPool ConnectionPool `yaml:"connectionPool"`
 	Monitor        Monitor        `yaml:"monitor"`
 	Healthcare     Healthcare     `yaml:"healthcare"`
 	Checks         Checks         `yaml:"checks"`
 
 	// origins says where each non-default value came from (key path relative to the
-	// profile, e.g. "partitioner.partitionSize"), so validation can point at the file
+	// profile, e.g. "indexOptimizer.minTableRows"), so validation can point at the file
 	// line or environment variable that set it.
 	origins map[string]origin
 }
 
+// Every setting (leaf field) names the commands that read it in a reader tag: `pgmedic
+// config validate` prints them, and a test fails for a setting without one. A key that no
+// command reads does not belong here; see unread.go for those that were removed.
+
 // Connection is the session policy pgmedic applies to every connection it opens.
 type Connection struct {
 	// RequireVerifyFull refuses non-loopback hosts unless sslmode=verify-full.
-	RequireVerifyFull        bool     `yaml:"requireVerifyFull"`
-	StatementTimeout         Duration `yaml:"statementTimeout"`
-	LockTimeout              Duration `yaml:"lockTimeout"`
-	IdleInTransactionTimeout Duration `yaml:"idleInTransactionTimeout"`
-	ApplicationName          string   `yaml:"applicationName"`
+	RequireVerifyFull        bool     `yaml:"requireVerifyFull" reader:"every command that connects"`
+	StatementTimeout         Duration `yaml:"statementTimeout" reader:"every command that connects"`
+	LockTimeout              Duration `yaml:"lockTimeout" reader:"every command that connects"`
+	IdleInTransactionTimeout Duration `yaml:"idleInTransactionTimeout" reader:"every command that connects"`
+	ApplicationName          string   `yaml:"applicationName" reader:"every command that connects"`
 }
 
 // QueryAnalyzer tunes slow-query analysis.
 type QueryAnalyzer struct {
-	SlowQueryThreshold         Duration `yaml:"slowQueryThreshold"`
-	EnableHealthcareCompliance bool     `yaml:"enableHealthcareCompliance"`
-	EnableQueryPlan            bool     `yaml:"enableQueryPlan"`
-	EnableIndexAnalysis        bool     `yaml:"enableIndexAnalysis"`
-	SampleRate                 float64  `yaml:"sampleRate"` // fraction of statements analysed, (0,1]
+	SlowQueryThreshold Duration `yaml:"slowQueryThreshold" reader:"check, queries"`
+	// EnableHealthcareCompliance false switches the HIPAA query rules off.
+	EnableHealthcareCompliance bool `yaml:"enableHealthcareCompliance" reader:"queries"`
+	// EnableQueryPlan false means statements are never EXPLAINed.
+	EnableQueryPlan bool `yaml:"enableQueryPlan" reader:"queries"`
 	// PatientResponseTime is the target for queries that read patient data.
-	PatientResponseTime Duration `yaml:"patientResponseTime"`
-	TopStatements       int      `yaml:"topStatements"`
+	PatientResponseTime Duration `yaml:"patientResponseTime" reader:"check, queries"`
+	TopStatements       int      `yaml:"topStatements" reader:"queries"` // statements examined
 }
 
 // IndexOptimizer tunes index recommendations.
 type IndexOptimizer struct {
-	EnableHealthcarePresets bool `yaml:"enableHealthcarePresets"`
-	// EnableAutoIndexing is off in both built-in profiles: indexes are recommended, not built.
-	EnableAutoIndexing     bool     `yaml:"enableAutoIndexing"`
-	EnableCompositeIndexes bool     `yaml:"enableCompositeIndexes"`
-	MaxIndexesPerTable     int      `yaml:"maxIndexesPerTable"`
-	MinImprovementPct      float64  `yaml:"minImprovementPct"`
-	MaxStorageBytes        ByteSize `yaml:"maxStorageBytes"` // 0 means unlimited
-	WriteCostWeight        float64  `yaml:"writeCostWeight"`
-	UnusedIndexMinBytes    ByteSize `yaml:"unusedIndexMinBytes"`
+	EnableHealthcarePresets bool     `yaml:"enableHealthcarePresets" reader:"index advise"`
+	EnableCompositeIndexes  bool     `yaml:"enableCompositeIndexes" reader:"index advise"`
+	MaxIndexesPerTable      int      `yaml:"maxIndexesPerTable" reader:"index advise"`
+	MinImprovementPct       float64  `yaml:"minImprovementPct" reader:"index advise"`
+	MaxStorageBytes         ByteSize `yaml:"maxStorageBytes" reader:"index advise"` // 0 means unlimited
+	WriteCostWeight         float64  `yaml:"writeCostWeight" reader:"index advise"`
+	UnusedIndexMinBytes     ByteSize `yaml:"unusedIndexMinBytes" reader:"check, index advise"`
 	// UnusedIndexMinDays: statistics younger than this cannot call an index unused (a
 	// monthly report may not have run yet).
-	UnusedIndexMinDays int `yaml:"unusedIndexMinDays"`
+	UnusedIndexMinDays int `yaml:"unusedIndexMinDays" reader:"check, index advise"`
 	// MinTableRows: tables the planner expects to hold fewer rows get no index (a
 	// sequential scan of them is as cheap); the advice lists them with this reason.
-	MinTableRows int `yaml:"minTableRows"`
+	MinTableRows int `yaml:"minTableRows" reader:"index advise"`
 	// QueueValues name work-queue states ("schema.table.column = value"): statements
 	// filtering for them may get a partial index even when seen once.
-	QueueValues []string `yaml:"queueValues"`
+	QueueValues []string `yaml:"queueValues" reader:"index advise"`
 }
 
 // QueueValue is one parsed indexOptimizer.queueValues entry.
@@ -123,65 +123,39 @@ func ParseQueueValue(s string) (QueueValue, bool) {
 	return QueueValue{}, false
 }
 
-// Partitioner tunes partitioning advice.
-type Partitioner struct {
-	Strategy           string `yaml:"strategy"`        // range, list or hash
-	PartitionSize      string `yaml:"partitionSize"`   // daily, weekly, monthly, quarterly or yearly
-	RetentionPeriod    int    `yaml:"retentionPeriod"` // months
-	CompressionEnabled bool   `yaml:"compressionEnabled"`
-	Premake            int    `yaml:"premake"` // partitions created ahead of time
-	HashPartitions     int    `yaml:"hashPartitions"`
-}
-
-// ConnectionPool sizes pgmedic's own pools and its pool advice.
-type ConnectionPool struct {
-	MinConnections          int      `yaml:"minConnections"`
-	MaxConnections          int      `yaml:"maxConnections"`
-	HealthcareOptimizations bool     `yaml:"healthcareOptimizations"`
-	EnableMonitoring        bool     `yaml:"enableMonitoring"`
-	EnableAutoScaling       bool     `yaml:"enableAutoScaling"`
-	AcquireTimeout          Duration `yaml:"acquireTimeout"`
-}
-
-// Monitor tunes monitoring and alerting.
+// Monitor holds the levels at which the health checks raise a finding.
 type Monitor struct {
-	EnableRealTimeMonitoring   bool            `yaml:"enableRealTimeMonitoring"`
-	EnableHealthcareCompliance bool            `yaml:"enableHealthcareCompliance"`
-	MonitoringInterval         Duration        `yaml:"monitoringInterval"`
-	RetentionPeriod            int             `yaml:"retentionPeriod"` // days
-	AlertThresholds            AlertThresholds `yaml:"alertThresholds"`
+	AlertThresholds AlertThresholds `yaml:"alertThresholds"`
 }
 
-// AlertThresholds are the levels at which the monitor raises an alert.
+// AlertThresholds are the levels at which `pgmedic check` reports a problem.
 type AlertThresholds struct {
-	QueryResponseTime Duration `yaml:"queryResponseTime"`
-	ConnectionCount   float64  `yaml:"connectionCount"` // percent of max_connections
-	DiskUsage         float64  `yaml:"diskUsage"`       // percent
-	ReplicationLag    Duration `yaml:"replicationLag"`
-	CacheHitRatio     float64  `yaml:"cacheHitRatio"` // minimum percent
+	ConnectionCount float64  `yaml:"connectionCount" reader:"check"` // percent of max_connections
+	ReplicationLag  Duration `yaml:"replicationLag" reader:"check"`
+	CacheHitRatio   float64  `yaml:"cacheHitRatio" reader:"check"` // minimum percent
 }
 
 // Healthcare overrides PHI classification. Entries are "table", "schema.table",
 // "table.column" or "schema.table.column".
 type Healthcare struct {
-	PHITables  []string `yaml:"phiTables"`
-	PHIColumns []string `yaml:"phiColumns"`
+	PHITables  []string `yaml:"phiTables" reader:"check, queries, index advise"`
+	PHIColumns []string `yaml:"phiColumns" reader:"check, queries, index advise"`
 	// NotPHI lists tables and columns that must never be classified as PHI.
-	NotPHI []string `yaml:"notPHI"`
+	NotPHI []string `yaml:"notPHI" reader:"check, queries, index advise"`
 	// PatientTables lists tables holding patient rows; empty means detect by name.
-	PatientTables []string `yaml:"patientTables"`
+	PatientTables []string `yaml:"patientTables" reader:"check, queries, index advise"`
 }
 
 // Checks tunes the health checks. Check ids and threshold names are those listed by
 // `pgmedic checks`; the health package validates them (config cannot know them).
 type Checks struct {
 	// Disabled lists check ids that do not run.
-	Disabled []string `yaml:"disabled"`
+	Disabled []string `yaml:"disabled" reader:"check, queries"`
 	// Thresholds overrides thresholds as "check.id.threshold=value", e.g.
 	// "sessions.idle_in_transaction.min_seconds=30".
-	Thresholds []string `yaml:"thresholds"`
+	Thresholds []string `yaml:"thresholds" reader:"check, queries"`
 	// Severity overrides a check's severity as "check.id=high".
-	Severity []string `yaml:"severity"`
+	Severity []string `yaml:"severity" reader:"check, queries"`
 }
 
 // File is what pgmedic.yaml holds, with every profile resolved (extends applied) but
@@ -196,7 +170,7 @@ type File struct {
 
 // origin is where one value came from.
 type origin struct {
-	key    string // full key path as written, e.g. profiles.staging.monitor.retentionPeriod
+	key    string // full key path as written, e.g. profiles.staging.indexOptimizer.minTableRows
 	source string // file name
 	line   int
 	env    string // environment variable, when the value came from one
@@ -231,14 +205,11 @@ func builtin(name string) (*Profile, bool) {
 				SlowQueryThreshold:         ms(1000),
 				EnableHealthcareCompliance: true,
 				EnableQueryPlan:            true,
-				EnableIndexAnalysis:        true,
-				SampleRate:                 1.0,
 				PatientResponseTime:        ms(2000),
 				TopStatements:              50,
 			},
 			IndexOptimizer: IndexOptimizer{
 				EnableHealthcarePresets: true,
-				EnableAutoIndexing:      false,
 				EnableCompositeIndexes:  true,
 				MaxIndexesPerTable:      15,
 				MinImprovementPct:       10,
@@ -248,33 +219,11 @@ func builtin(name string) (*Profile, bool) {
 				UnusedIndexMinDays:      35,
 				MinTableRows:            1000,
 			},
-			Partitioner: Partitioner{
-				Strategy:           "range",
-				PartitionSize:      "monthly",
-				RetentionPeriod:    84,
-				CompressionEnabled: true,
-				Premake:            4,
-				HashPartitions:     16,
-			},
-			ConnectionPool: ConnectionPool{
-				MinConnections:          10,
-				MaxConnections:          50,
-				HealthcareOptimizations: true,
-				EnableMonitoring:        true,
-				EnableAutoScaling:       true,
-				AcquireTimeout:          ms(5000),
-			},
 			Monitor: Monitor{
-				EnableRealTimeMonitoring:   true,
-				EnableHealthcareCompliance: true,
-				MonitoringInterval:         ms(30000),
-				RetentionPeriod:            90,
 				AlertThresholds: AlertThresholds{
-					QueryResponseTime: ms(2000),
-					ConnectionCount:   80,
-					DiskUsage:         85,
-					ReplicationLag:    ms(30000),
-					CacheHitRatio:     99,
+					ConnectionCount: 80,
+					ReplicationLag:  ms(30000),
+					CacheHitRatio:   99,
 				},
 			},
 		}, true
@@ -292,14 +241,11 @@ func builtin(name string) (*Profile, bool) {
 				SlowQueryThreshold:         ms(5000),
 				EnableHealthcareCompliance: true,
 				EnableQueryPlan:            true,
-				EnableIndexAnalysis:        true,
-				SampleRate:                 0.1,
 				PatientResponseTime:        ms(2000),
 				TopStatements:              50,
 			},
 			IndexOptimizer: IndexOptimizer{
 				EnableHealthcarePresets: true,
-				EnableAutoIndexing:      false,
 				EnableCompositeIndexes:  true,
 				MaxIndexesPerTable:      10,
 				MinImprovementPct:       5,
@@ -309,33 +255,11 @@ func builtin(name string) (*Profile, bool) {
 				UnusedIndexMinDays:      7,
 				MinTableRows:            1000,
 			},
-			Partitioner: Partitioner{
-				Strategy:           "range",
-				PartitionSize:      "monthly",
-				RetentionPeriod:    84,
-				CompressionEnabled: false,
-				Premake:            2,
-				HashPartitions:     4,
-			},
-			ConnectionPool: ConnectionPool{
-				MinConnections:          2,
-				MaxConnections:          10,
-				HealthcareOptimizations: true,
-				EnableMonitoring:        true,
-				EnableAutoScaling:       false,
-				AcquireTimeout:          ms(10000),
-			},
 			Monitor: Monitor{
-				EnableRealTimeMonitoring:   false,
-				EnableHealthcareCompliance: true,
-				MonitoringInterval:         ms(60000),
-				RetentionPeriod:            7,
 				AlertThresholds: AlertThresholds{
-					QueryResponseTime: ms(5000),
-					ConnectionCount:   90,
-					DiskUsage:         90,
-					ReplicationLag:    ms(5 * 60000),
-					CacheHitRatio:     95,
+					ConnectionCount: 90,
+					ReplicationLag:  ms(5 * 60000),
+					CacheHitRatio:   95,
 				},
 			},
 		}, true

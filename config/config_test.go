@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -103,34 +104,35 @@ func TestDefaults(t *testing.T) {
 		got, want any
 	}{
 		{"prod slowQueryThreshold", prod.QueryAnalyzer.SlowQueryThreshold.Duration, ms(1000)},
-		{"prod sampleRate", prod.QueryAnalyzer.SampleRate, 1.0},
+		{"prod topStatements", prod.QueryAnalyzer.TopStatements, 50},
 		{"prod patientResponseTime", prod.QueryAnalyzer.PatientResponseTime.Duration, 2 * time.Second},
+		{"prod enableHealthcareCompliance", prod.QueryAnalyzer.EnableHealthcareCompliance, true},
+		{"prod enableQueryPlan", prod.QueryAnalyzer.EnableQueryPlan, true},
 		{"prod maxIndexesPerTable", prod.IndexOptimizer.MaxIndexesPerTable, 15},
-		{"prod enableAutoIndexing", prod.IndexOptimizer.EnableAutoIndexing, false},
+		{"prod enableHealthcarePresets", prod.IndexOptimizer.EnableHealthcarePresets, true},
+		{"prod enableCompositeIndexes", prod.IndexOptimizer.EnableCompositeIndexes, true},
 		{"prod unusedIndexMinBytes", prod.IndexOptimizer.UnusedIndexMinBytes, 10 * MB},
-		{"prod partition retention months", prod.Partitioner.RetentionPeriod, 84},
-		{"prod strategy", prod.Partitioner.Strategy, "range"},
-		{"prod partitionSize", prod.Partitioner.PartitionSize, "monthly"},
-		{"prod minConnections", prod.ConnectionPool.MinConnections, 10},
-		{"prod maxConnections", prod.ConnectionPool.MaxConnections, 50},
-		{"prod queryResponseTime", prod.Monitor.AlertThresholds.QueryResponseTime.Duration, 2 * time.Second},
+		{"prod unusedIndexMinDays", prod.IndexOptimizer.UnusedIndexMinDays, 35},
+		{"prod minImprovementPct", prod.IndexOptimizer.MinImprovementPct, 10.0},
+		{"prod minTableRows", prod.IndexOptimizer.MinTableRows, 1000},
+		{"prod maxStorageBytes", prod.IndexOptimizer.MaxStorageBytes, ByteSize(0)},
+		{"prod writeCostWeight", prod.IndexOptimizer.WriteCostWeight, 1.0},
+		{"prod replicationLag", prod.Monitor.AlertThresholds.ReplicationLag.Duration, 30 * time.Second},
 		{"prod connectionCount", prod.Monitor.AlertThresholds.ConnectionCount, 80.0},
-		{"prod diskUsage", prod.Monitor.AlertThresholds.DiskUsage, 85.0},
 		{"prod cacheHitRatio", prod.Monitor.AlertThresholds.CacheHitRatio, 99.0},
-		{"prod monitoringInterval", prod.Monitor.MonitoringInterval.Duration, 30 * time.Second},
-		{"prod monitor retention days", prod.Monitor.RetentionPeriod, 90},
 		{"prod requireVerifyFull", prod.Connection.RequireVerifyFull, true},
 		{"prod statementTimeout", prod.Connection.StatementTimeout.Duration, 30 * time.Second},
 		{"prod lockTimeout", prod.Connection.LockTimeout.Duration, 2 * time.Second},
+		{"prod idleInTransactionTimeout", prod.Connection.IdleInTransactionTimeout.Duration, 60 * time.Second},
 		{"prod applicationName", prod.Connection.ApplicationName, "pgmedic"},
 		{"dev slowQueryThreshold", dev.QueryAnalyzer.SlowQueryThreshold.Duration, ms(5000)},
-		{"dev sampleRate", dev.QueryAnalyzer.SampleRate, 0.1},
+		{"dev patientResponseTime", dev.QueryAnalyzer.PatientResponseTime.Duration, 2 * time.Second},
 		{"dev maxIndexesPerTable", dev.IndexOptimizer.MaxIndexesPerTable, 10},
-		{"dev minConnections", dev.ConnectionPool.MinConnections, 2},
-		{"dev maxConnections", dev.ConnectionPool.MaxConnections, 10},
-		{"dev monitoringInterval", dev.Monitor.MonitoringInterval.Duration, 60 * time.Second},
-		{"dev monitor retention days", dev.Monitor.RetentionPeriod, 7},
-		{"dev partition retention months", dev.Partitioner.RetentionPeriod, 84},
+		{"dev minImprovementPct", dev.IndexOptimizer.MinImprovementPct, 5.0},
+		{"dev unusedIndexMinDays", dev.IndexOptimizer.UnusedIndexMinDays, 7},
+		{"dev lockTimeout", dev.Connection.LockTimeout.Duration, 5 * time.Second},
+		{"dev connectionCount", dev.Monitor.AlertThresholds.ConnectionCount, 90.0},
+		{"dev cacheHitRatio", dev.Monitor.AlertThresholds.CacheHitRatio, 95.0},
 		{"dev replicationLag", dev.Monitor.AlertThresholds.ReplicationLag.Duration, 5 * time.Minute},
 		{"dev requireVerifyFull", dev.Connection.RequireVerifyFull, false},
 		{"dev statementTimeout", dev.Connection.StatementTimeout.Duration, 60 * time.Second},
@@ -278,13 +280,13 @@ profiles:
       slowQueryThreshold: 2s
     monitor:
       alertThresholds:
-        diskUsage: 70
+        connectionCount: 70
     healthcare:
       phiTables: [patients, clinical.lab_results]
 `, "")
 	want, _ := Defaults(Production)
 	want.QueryAnalyzer.SlowQueryThreshold = Duration{2 * time.Second}
-	want.Monitor.AlertThresholds.DiskUsage = 70
+	want.Monitor.AlertThresholds.ConnectionCount = 70
 	want.Healthcare.PHITables = []string{"patients", "clinical.lab_results"}
 	if !reflect.DeepEqual(settings(p), settings(want)) {
 		t.Errorf("overlay:\n got %+v\nwant %+v", settings(p), settings(want))
@@ -299,23 +301,25 @@ func TestExtends(t *testing.T) {
 profile: qa
 profiles:
   production:
-    connectionPool:
-      maxConnections: 60
+    indexOptimizer:
+      maxIndexesPerTable: 20
   staging:
     extends: production
-    connectionPool:
-      minConnections: 5
+    indexOptimizer:
+      minTableRows: 500
   qa:
     extends: staging
     queryAnalyzer:
       topStatements: 7
   implicit:
     monitor:
-      retentionPeriod: 30
+      alertThresholds:
+        connectionCount: 30
   devlike:
     extends: development
-    partitioner:
-      premake: 3
+    monitor:
+      alertThresholds:
+        cacheHitRatio: 93
 `
 	tests := []struct {
 		profile string
@@ -324,20 +328,20 @@ profiles:
 	}{
 		{"qa", func(p *Profile) bool {
 			// From qa, staging, the file's production and the built-in production.
-			return p.QueryAnalyzer.TopStatements == 7 && p.ConnectionPool.MinConnections == 5 &&
-				p.ConnectionPool.MaxConnections == 60 && p.IndexOptimizer.MaxIndexesPerTable == 15
+			return p.QueryAnalyzer.TopStatements == 7 && p.IndexOptimizer.MinTableRows == 500 &&
+				p.IndexOptimizer.MaxIndexesPerTable == 20 && p.IndexOptimizer.MinImprovementPct == 10
 		}, "staging"},
 		{"", func(p *Profile) bool { return p.Name == "qa" }, "staging"},
 		{"staging", func(p *Profile) bool {
-			return p.QueryAnalyzer.TopStatements == 50 && p.ConnectionPool.MaxConnections == 60
+			return p.QueryAnalyzer.TopStatements == 50 && p.IndexOptimizer.MaxIndexesPerTable == 20
 		}, "production"},
 		{"implicit", func(p *Profile) bool {
-			return p.Monitor.RetentionPeriod == 30 && p.ConnectionPool.MaxConnections == 60 && p.Connection.RequireVerifyFull
+			return p.Monitor.AlertThresholds.ConnectionCount == 30 && p.IndexOptimizer.MaxIndexesPerTable == 20 && p.Connection.RequireVerifyFull
 		}, "production"},
 		{"devlike", func(p *Profile) bool {
-			return p.Partitioner.Premake == 3 && p.QueryAnalyzer.SampleRate == 0.1 && !p.Connection.RequireVerifyFull
+			return p.Monitor.AlertThresholds.CacheHitRatio == 93 && p.QueryAnalyzer.SlowQueryThreshold.Duration == 5*time.Second && !p.Connection.RequireVerifyFull
 		}, "development"},
-		{"development", func(p *Profile) bool { return p.ConnectionPool.MaxConnections == 10 }, ""},
+		{"development", func(p *Profile) bool { return p.IndexOptimizer.MaxIndexesPerTable == 10 }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.profile, func(t *testing.T) {
@@ -391,8 +395,14 @@ profiles:
 profiles:
   production:
   queryAnalyzer:
-    sampleRate: 1
+    slowQueryThreshold: 1s
 `, []string{"pgmedic.yaml:5:", `profiles.queryAnalyzer: "queryAnalyzer" is a settings section, not a profile name`}},
+		{"unread section at profile level", `
+profiles:
+  production:
+  partitioner:
+    premake: 4
+`, []string{"pgmedic.yaml:5:", `profiles.partitioner: "partitioner" is a settings section, not a profile name, and no part of this version of pgmedic reads the partitioner section`}},
 		{"bad profile name", `
 profiles:
   "my profile": {}
@@ -411,8 +421,8 @@ func TestProfileSelection(t *testing.T) {
 profile: staging
 profiles:
   staging:
-    monitor:
-      retentionPeriod: 14
+    queryAnalyzer:
+      topStatements: 14
   qa: {}
 `
 	tests := []struct {
@@ -477,32 +487,32 @@ func TestUnknownKeys(t *testing.T) {
 profiles:
   production:
     queryAnalyzer:
-      sampleRate: 0.5
+      topStatements: 5
 
       slowQueryTreshold: 1000
 `, []string{`pgmedic.yaml:7: unknown key "slowQueryTreshold" in profiles.production.queryAnalyzer`,
-			"(valid: enableHealthcareCompliance, enableIndexAnalysis, enableQueryPlan, patientResponseTime, sampleRate, slowQueryThreshold, topStatements)"},
+			"(valid: enableHealthcareCompliance, enableQueryPlan, patientResponseTime, slowQueryThreshold, topStatements)"},
 			`did you mean "slowQueryThreshold"?`},
 		{"nested section", `profiles:
   development:
     monitor:
       alertThresholds:
-        diskUsagePct: 80
-`, []string{"pgmedic.yaml:5:", `"diskUsagePct" in profiles.development.monitor.alertThresholds`, "valid: cacheHitRatio, connectionCount, diskUsage"}, `did you mean "diskUsage"?`},
+        cacheHitRate: 80
+`, []string{"pgmedic.yaml:5:", `"cacheHitRate" in profiles.development.monitor.alertThresholds`, "valid: cacheHitRatio, connectionCount, replicationLag)"}, `did you mean "cacheHitRatio"?`},
 		{"profile level", `profiles:
   staging:
     quryAnalyzer: {}
 `, []string{"pgmedic.yaml:3:", `unknown key "quryAnalyzer" in profiles.staging`, "extends", "queryAnalyzer"}, `did you mean "queryAnalyzer"?`},
 		{"top level", `profiles: {}
 queryAnalyzer:
-  sampleRate: 1
+  slowQueryThreshold: 1s
 `, []string{"pgmedic.yaml:2:", `unknown key "queryAnalyzer" at the top level (valid: profile, profiles)`}, "profiles.<name>"},
 		{"duplicate key", `profiles:
   production:
-    partitioner:
-      premake: 2
-      premake: 3
-`, []string{"pgmedic.yaml:5:", `key "premake" appears twice in profiles.production.partitioner`}, ""},
+    indexOptimizer:
+      maxIndexesPerTable: 2
+      maxIndexesPerTable: 3
+`, []string{"pgmedic.yaml:5:", `key "maxIndexesPerTable" appears twice in profiles.production.indexOptimizer`}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -521,17 +531,17 @@ func TestTypeErrors(t *testing.T) {
 		yaml  string // under profiles.production
 		parts []string
 	}{
-		{"string for int", "partitioner:\n      premake: lots", []string{"pgmedic.yaml:4:", "profiles.production.partitioner.premake", `expected a whole number, got "lots"`}},
+		{"string for int", "indexOptimizer:\n      minTableRows: lots", []string{"pgmedic.yaml:4:", "profiles.production.indexOptimizer.minTableRows", `expected a whole number, got "lots"`}},
 		{"float for int", "queryAnalyzer:\n      topStatements: 1.5", []string{"profiles.production.queryAnalyzer.topStatements", "whole number"}},
-		{"string for float", "queryAnalyzer:\n      sampleRate: half", []string{"profiles.production.queryAnalyzer.sampleRate", "expected a number"}},
-		{"string for bool", "indexOptimizer:\n      enableAutoIndexing: maybe", []string{"profiles.production.indexOptimizer.enableAutoIndexing", "true or false"}},
+		{"string for float", "monitor:\n      alertThresholds:\n        cacheHitRatio: half", []string{"pgmedic.yaml:5:", "profiles.production.monitor.alertThresholds.cacheHitRatio", "expected a number"}},
+		{"string for bool", "indexOptimizer:\n      enableCompositeIndexes: maybe", []string{"profiles.production.indexOptimizer.enableCompositeIndexes", "true or false"}},
 		{"quoted ms", "queryAnalyzer:\n      slowQueryThreshold: \"1000\"", []string{"pgmedic.yaml:4:", "profiles.production.queryAnalyzer.slowQueryThreshold", "no unit"}},
 		{"bad duration", "connection:\n      lockTimeout: 2 secs", []string{"profiles.production.connection.lockTimeout", "not a duration"}},
 		{"bad size", "indexOptimizer:\n      maxStorageBytes: 10XB", []string{"profiles.production.indexOptimizer.maxStorageBytes", `unknown unit "XB"`}},
 		{"scalar for list", "healthcare:\n      phiTables: patients", []string{"profiles.production.healthcare.phiTables", "expected a list of strings"}},
-		{"mapping for leaf", "partitioner:\n      strategy: {a: 1}", []string{"profiles.production.partitioner.strategy", "got a mapping"}},
+		{"mapping for leaf", "connection:\n      applicationName: {a: 1}", []string{"profiles.production.connection.applicationName", "got a mapping"}},
 		{"scalar for section", "monitor: 5", []string{"pgmedic.yaml:3:", "profiles.production.monitor must be a mapping"}},
-		{"no value", "partitioner:\n      premake:", []string{"profiles.production.partitioner.premake has no value"}},
+		{"no value", "indexOptimizer:\n      maxIndexesPerTable:", []string{"profiles.production.indexOptimizer.maxIndexesPerTable has no value"}},
 		{"nested list", "healthcare:\n      notPHI: [[a]]", []string{"profiles.production.healthcare.notPHI", "list items must be names"}},
 	}
 	for _, tt := range tests {
@@ -543,7 +553,7 @@ func TestTypeErrors(t *testing.T) {
 	}
 
 	// Every problem in the file is reported, not only the first.
-	_, err := Parse([]byte("profiles:\n  production:\n    partitioner:\n      premake: x\n      hashPartitions: y\n"), "pgmedic.yaml", "", noEnv())
+	_, err := Parse([]byte("profiles:\n  production:\n    indexOptimizer:\n      minTableRows: x\n      maxIndexesPerTable: y\n"), "pgmedic.yaml", "", noEnv())
 	if n := len(errorsOf(t, err)); n != 2 {
 		t.Errorf("got %d errors, want 2: %v", n, err)
 	}
@@ -555,7 +565,7 @@ func TestSyntaxErrors(t *testing.T) {
 		src   string
 		parts []string
 	}{
-		{"bad indentation", "profiles:\n  production:\n    queryAnalyzer:\n  sampleRate: 1\n   x: y\n", []string{"pgmedic.yaml:", "invalid YAML"}},
+		{"bad indentation", "profiles:\n  production:\n    queryAnalyzer:\n  slowQueryThreshold: 1\n   x: y\n", []string{"pgmedic.yaml:", "invalid YAML"}},
 		{"tab", "profiles:\n\tproduction: {}\n", []string{"pgmedic.yaml:2:", "invalid YAML"}},
 		{"not a mapping", "- a\n- b\n", []string{"pgmedic.yaml:1:", "must be a mapping"}},
 		{"two documents", "profile: production\n---\nprofile: development\n", []string{"more than one YAML document"}},
@@ -573,17 +583,17 @@ func TestAnchorsAndMerges(t *testing.T) {
   production:
     monitor:
       alertThresholds: &th
-        diskUsage: 70
+        connectionCount: 70
         cacheHitRatio: 98
   qa:
     monitor:
       alertThresholds:
         <<: *th
-        diskUsage: 60
+        connectionCount: 60
 `, "qa")
 	at := p.Monitor.AlertThresholds
-	if at.DiskUsage != 60 || at.CacheHitRatio != 98 || at.ConnectionCount != 80 {
-		t.Errorf("merge: %+v, want diskUsage 60 (own key wins), cacheHitRatio 98 (merged), connectionCount 80 (default)", at)
+	if at.ConnectionCount != 60 || at.CacheHitRatio != 98 || at.ReplicationLag.Duration != 30*time.Second {
+		t.Errorf("merge: %+v, want connectionCount 60 (own key wins), cacheHitRatio 98 (merged), replicationLag 30s (default)", at)
 	}
 }
 
@@ -595,8 +605,8 @@ func TestEnvOverrides(t *testing.T) {
 	}{
 		{"duration as ms", map[string]string{"PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_THRESHOLD": "2000"},
 			func(p *Profile) bool { return p.QueryAnalyzer.SlowQueryThreshold.Duration == 2*time.Second }},
-		{"nested duration string", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_QUERY_RESPONSE_TIME": "3s"},
-			func(p *Profile) bool { return p.Monitor.AlertThresholds.QueryResponseTime.Duration == 3*time.Second }},
+		{"nested duration string", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_REPLICATION_LAG": "3s"},
+			func(p *Profile) bool { return p.Monitor.AlertThresholds.ReplicationLag.Duration == 3*time.Second }},
 		{"byte size", map[string]string{"PGMEDIC_INDEX_OPTIMIZER_MAX_STORAGE_BYTES": "20GB"},
 			func(p *Profile) bool { return p.IndexOptimizer.MaxStorageBytes == 20*GB }},
 		{"list", map[string]string{"PGMEDIC_HEALTHCARE_PHI_TABLES": "a, b ,,billing.claims"},
@@ -607,20 +617,25 @@ func TestEnvOverrides(t *testing.T) {
 			func(p *Profile) bool { return reflect.DeepEqual(p.Healthcare.NotPHI, []string{"providers.npi"}) }},
 		{"bool", map[string]string{"PGMEDIC_CONNECTION_REQUIRE_VERIFY_FULL": "false"},
 			func(p *Profile) bool { return !p.Connection.RequireVerifyFull }},
-		{"int and float", map[string]string{"PGMEDIC_PARTITIONER_PREMAKE": "12", "PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": "0.25"},
-			func(p *Profile) bool { return p.Partitioner.Premake == 12 && p.QueryAnalyzer.SampleRate == 0.25 }},
-		{"string", map[string]string{"PGMEDIC_PARTITIONER_STRATEGY": "hash"},
-			func(p *Profile) bool { return p.Partitioner.Strategy == "hash" }},
-		{"connection pool prefix overlaps connection", map[string]string{"PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS": "99"},
-			func(p *Profile) bool { return p.ConnectionPool.MaxConnections == 99 }},
-		{"env beats file", map[string]string{"PGMEDIC_MONITOR_RETENTION_PERIOD": "3"},
-			func(p *Profile) bool { return p.Monitor.RetentionPeriod == 3 }},
-		{"empty counts as unset", map[string]string{"PGMEDIC_MONITOR_RETENTION_PERIOD": ""},
-			func(p *Profile) bool { return p.Monitor.RetentionPeriod == 30 }},
-		{"other PGMEDIC variables ignored", map[string]string{"PGMEDIC_PG_BIN": "/usr/lib/postgresql/15/bin", "PGMEDIC_ARTIFACTS": "x", "PGMEDIC_BENCH_SCALE": "2"},
-			func(p *Profile) bool { return p.Monitor.RetentionPeriod == 30 }},
+		{"int and float", map[string]string{"PGMEDIC_INDEX_OPTIMIZER_MIN_TABLE_ROWS": "12", "PGMEDIC_MONITOR_ALERT_THRESHOLDS_CACHE_HIT_RATIO": "97.25"},
+			func(p *Profile) bool {
+				return p.IndexOptimizer.MinTableRows == 12 && p.Monitor.AlertThresholds.CacheHitRatio == 97.25
+			}},
+		{"string", map[string]string{"PGMEDIC_CONNECTION_APPLICATION_NAME": "pgmedic-ci"},
+			func(p *Profile) bool { return p.Connection.ApplicationName == "pgmedic-ci" }},
+		{"connection section beside the retired connectionPool", map[string]string{"PGMEDIC_CONNECTION_LOCK_TIMEOUT": "7s"},
+			func(p *Profile) bool { return p.Connection.LockTimeout.Duration == 7*time.Second }},
+		{"env beats file", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT": "3"},
+			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 3 }},
+		{"empty counts as unset", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT": ""},
+			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 30 }},
+		{"empty unread variable counts as unset", map[string]string{"PGMEDIC_PARTITIONER_PREMAKE": "", "PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": ""},
+			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 30 }},
+		{"other PGMEDIC variables ignored", map[string]string{"PGMEDIC_PG_BIN": "/usr/lib/postgresql/15/bin", "PGMEDIC_ARTIFACTS": "x", "PGMEDIC_BENCH_SCALE": "2",
+			"PGMEDIC_PROFILE": "production", "PGMEDIC_PARTITIONER": "x", "PGMEDIC_MONITORING": "x"},
+			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 30 }},
 	}
-	src := "profiles:\n  production:\n    monitor:\n      retentionPeriod: 30\n"
+	src := "profiles:\n  production:\n    monitor:\n      alertThresholds:\n        connectionCount: 30\n"
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			p, err := Parse([]byte(src), "pgmedic.yaml", "", MapEnv(tt.env))
@@ -646,17 +661,18 @@ func TestEnvErrors(t *testing.T) {
 		{"typo", map[string]string{"PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_TRESHOLD": "1s"},
 			[]string{"PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_TRESHOLD"}, "did you mean PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_THRESHOLD?"},
 		{"longest prefix wins", map[string]string{"PGMEDIC_CONNECTION_POOL_MAX": "1"},
-			[]string{"section connectionPool", "PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS"}, ""},
-		{"bad int", map[string]string{"PGMEDIC_PARTITIONER_PREMAKE": "many"},
-			[]string{`PGMEDIC_PARTITIONER_PREMAKE="many"`, "profiles.production.partitioner.premake", "expected a whole number"}, "a whole number"},
+			[]string{`PGMEDIC_CONNECTION_POOL_MAX="1": profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section`},
+			"connection pools are not built in this version"},
+		{"bad int", map[string]string{"PGMEDIC_INDEX_OPTIMIZER_MIN_TABLE_ROWS": "many"},
+			[]string{`PGMEDIC_INDEX_OPTIMIZER_MIN_TABLE_ROWS="many"`, "profiles.production.indexOptimizer.minTableRows", "expected a whole number"}, "a whole number"},
 		{"bad bool", map[string]string{"PGMEDIC_CONNECTION_REQUIRE_VERIFY_FULL": "nope"},
 			[]string{`PGMEDIC_CONNECTION_REQUIRE_VERIFY_FULL="nope"`, "expected true or false"}, ""},
-		{"bad duration", map[string]string{"PGMEDIC_MONITOR_MONITORING_INTERVAL": "often"},
-			[]string{`PGMEDIC_MONITOR_MONITORING_INTERVAL="often"`, "not a duration"}, ""},
+		{"bad duration", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_REPLICATION_LAG": "often"},
+			[]string{`PGMEDIC_MONITOR_ALERT_THRESHOLDS_REPLICATION_LAG="often"`, "not a duration"}, ""},
 		{"bad size", map[string]string{"PGMEDIC_INDEX_OPTIMIZER_MAX_STORAGE_BYTES": "10XB"},
 			[]string{`PGMEDIC_INDEX_OPTIMIZER_MAX_STORAGE_BYTES="10XB"`, `unknown unit "XB"`}, ""},
-		{"bad float", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE": "lots"},
-			[]string{`PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE="lots"`, "expected a number"}, ""},
+		{"bad float", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CACHE_HIT_RATIO": "lots"},
+			[]string{`PGMEDIC_MONITOR_ALERT_THRESHOLDS_CACHE_HIT_RATIO="lots"`, "expected a number"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -696,16 +712,29 @@ func TestEnvTable(t *testing.T) {
 	}
 	for _, n := range []string{
 		"PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_THRESHOLD",
-		"PGMEDIC_MONITOR_ALERT_THRESHOLDS_QUERY_RESPONSE_TIME",
+		"PGMEDIC_MONITOR_ALERT_THRESHOLDS_REPLICATION_LAG",
 		"PGMEDIC_INDEX_OPTIMIZER_MAX_STORAGE_BYTES",
 		"PGMEDIC_HEALTHCARE_PHI_TABLES",
 		"PGMEDIC_HEALTHCARE_NOT_PHI",
 		"PGMEDIC_CONNECTION_REQUIRE_VERIFY_FULL",
-		"PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS",
+		"PGMEDIC_CONNECTION_LOCK_TIMEOUT",
 		"PGMEDIC_CONNECTION_IDLE_IN_TRANSACTION_TIMEOUT",
 	} {
 		if !seen[n] {
 			t.Errorf("%s missing from %v", n, names)
+		}
+	}
+	// Keys that nothing reads have no variable.
+	for _, n := range []string{
+		"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE",
+		"PGMEDIC_INDEX_OPTIMIZER_ENABLE_AUTO_INDEXING",
+		"PGMEDIC_PARTITIONER_PREMAKE",
+		"PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS",
+		"PGMEDIC_MONITOR_RETENTION_PERIOD",
+		"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE",
+	} {
+		if seen[n] {
+			t.Errorf("%s is in the table, but nothing reads it", n)
 		}
 	}
 	for in, want := range map[string]string{
@@ -728,44 +757,44 @@ func TestValidation(t *testing.T) {
 		yaml  string // under profiles.production
 		parts []string
 	}{
-		{"min above max", "connectionPool:\n      minConnections: 20\n      maxConnections: 10",
-			[]string{"pgmedic.yaml:5:", "profiles.production.connectionPool.maxConnections", "must be at least minConnections (20), got 10"}},
-		{"min above default max", "connectionPool:\n      minConnections: 60",
-			[]string{"pgmedic.yaml:4:", "profiles.production.connectionPool.minConnections: must be at most maxConnections (50), got 60"}},
-		{"max zero", "connectionPool:\n      minConnections: 0\n      maxConnections: 0",
-			[]string{"connectionPool.maxConnections: must be at least 1, got 0"}},
-		{"sampleRate zero", "queryAnalyzer:\n      sampleRate: 0",
-			[]string{"pgmedic.yaml:4:", "profiles.production.queryAnalyzer.sampleRate", "must be greater than 0 and at most 1, got 0"}},
-		{"sampleRate above one", "queryAnalyzer:\n      sampleRate: 1.5",
-			[]string{"queryAnalyzer.sampleRate", "got 1.5"}},
-		{"sampleRate NaN", "queryAnalyzer:\n      sampleRate: .nan",
-			[]string{"queryAnalyzer.sampleRate", "got NaN"}},
-		{"partitionSize", "partitioner:\n      partitionSize: weekely",
-			[]string{`profiles.production.partitioner.partitionSize: "weekely" is not allowed (allowed: daily, weekly, monthly, quarterly, yearly)`}},
-		{"strategy", "partitioner:\n      strategy: interval",
-			[]string{`partitioner.strategy: "interval" is not allowed (allowed: range, list, hash)`}},
-		{"strategy case", "partitioner:\n      strategy: Range",
-			[]string{`"Range" is not allowed`}},
+		{"PHI and not PHI at the line of notPHI", "healthcare:\n      phiTables: [patients]\n      notPHI: [patients]",
+			[]string{"pgmedic.yaml:5:", `profiles.production.healthcare.notPHI: "patients" is also listed as PHI (phiTables or phiColumns)`}},
+		{"maxIndexesPerTable zero", "indexOptimizer:\n      maxIndexesPerTable: 0",
+			[]string{"indexOptimizer.maxIndexesPerTable: must be between 1 and 64, got 0"}},
+		{"connectionCount below 1", "monitor:\n      alertThresholds:\n        connectionCount: 0.5",
+			[]string{"pgmedic.yaml:5:", "profiles.production.monitor.alertThresholds.connectionCount", "must be between 1 and 100, got 0.5"}},
+		{"minImprovementPct above 100", "indexOptimizer:\n      minImprovementPct: 100.5",
+			[]string{"indexOptimizer.minImprovementPct", "got 100.5"}},
+		{"cacheHitRatio NaN", "monitor:\n      alertThresholds:\n        cacheHitRatio: .nan",
+			[]string{"monitor.alertThresholds.cacheHitRatio", "got NaN"}},
+		{"minImprovementPct NaN", "indexOptimizer:\n      minImprovementPct: .nan",
+			[]string{"indexOptimizer.minImprovementPct", "got NaN"}},
 		{"connectionCount", "monitor:\n      alertThresholds:\n        connectionCount: 120",
 			[]string{"pgmedic.yaml:5:", "monitor.alertThresholds.connectionCount: must be between 1 and 100, got 120"}},
-		{"diskUsage", "monitor:\n      alertThresholds:\n        diskUsage: 0",
-			[]string{"monitor.alertThresholds.diskUsage: must be between 1 and 100"}},
 		{"cacheHitRatio", "monitor:\n      alertThresholds:\n        cacheHitRatio: 101",
 			[]string{"monitor.alertThresholds.cacheHitRatio: must be between 0 and 100"}},
-		{"queryResponseTime", "monitor:\n      alertThresholds:\n        queryResponseTime: 0",
-			[]string{"monitor.alertThresholds.queryResponseTime: must be greater than 0"}},
+		{"cacheHitRatio negative", "monitor:\n      alertThresholds:\n        cacheHitRatio: -1",
+			[]string{"monitor.alertThresholds.cacheHitRatio: must be between 0 and 100, got -1"}},
+		{"replicationLag zero", "monitor:\n      alertThresholds:\n        replicationLag: 0",
+			[]string{"monitor.alertThresholds.replicationLag: must be greater than 0, got 0s"}},
 		{"replicationLag", "monitor:\n      alertThresholds:\n        replicationLag: -1s",
 			[]string{"monitor.alertThresholds.replicationLag: must be greater than 0, got -1s"}},
-		{"monitoringInterval", "monitor:\n      monitoringInterval: 500",
-			[]string{"monitor.monitoringInterval: must be at least 1s, got 500ms"}},
-		{"monitor retention", "monitor:\n      retentionPeriod: 0",
-			[]string{"monitor.retentionPeriod: must be at least 1, got 0"}},
-		{"partition retention", "partitioner:\n      retentionPeriod: 0",
-			[]string{"partitioner.retentionPeriod: must be at least 1, got 0"}},
-		{"premake", "partitioner:\n      premake: 400",
-			[]string{"partitioner.premake: must be between 1 and 365, got 400"}},
-		{"hashPartitions", "partitioner:\n      hashPartitions: 1",
-			[]string{"partitioner.hashPartitions: must be between 2 and 1024, got 1"}},
+		{"negative lockTimeout", "connection:\n      lockTimeout: -2s",
+			[]string{"connection.lockTimeout: must not be negative, got -2s (0 disables it)"}},
+		{"negative idleInTransactionTimeout", "connection:\n      idleInTransactionTimeout: -1",
+			[]string{"connection.idleInTransactionTimeout: must not be negative, got -1ms"}},
+		{"topStatements negative", "queryAnalyzer:\n      topStatements: -3",
+			[]string{"queryAnalyzer.topStatements: must be at least 1, got -3"}},
+		{"unusedIndexMinDays above range", "indexOptimizer:\n      unusedIndexMinDays: 3651",
+			[]string{"indexOptimizer.unusedIndexMinDays: must be between 0 and 3650, got 3651"}},
+		{"unusedIndexMinDays negative", "indexOptimizer:\n      unusedIndexMinDays: -1",
+			[]string{"indexOptimizer.unusedIndexMinDays: must be between 0 and 3650, got -1"}},
+		{"minTableRows negative", "indexOptimizer:\n      minTableRows: -1",
+			[]string{"indexOptimizer.minTableRows: must be between 0 and 1000000000, got -1"}},
+		{"writeCostWeight infinite", "indexOptimizer:\n      writeCostWeight: .inf",
+			[]string{"indexOptimizer.writeCostWeight: must be at least 0 and finite, got +Inf"}},
+		{"queueValues shape", "indexOptimizer:\n      queueValues: [claims]",
+			[]string{`indexOptimizer.queueValues: "claims" is not a valid entry`}},
 		{"maxIndexesPerTable", "indexOptimizer:\n      maxIndexesPerTable: 65",
 			[]string{"indexOptimizer.maxIndexesPerTable: must be between 1 and 64, got 65"}},
 		{"minImprovementPct", "indexOptimizer:\n      minImprovementPct: -1",
@@ -778,8 +807,6 @@ func TestValidation(t *testing.T) {
 			[]string{"queryAnalyzer.slowQueryThreshold: must be greater than 0, got 0s"}},
 		{"patientResponseTime", "queryAnalyzer:\n      patientResponseTime: -5",
 			[]string{"queryAnalyzer.patientResponseTime: must be greater than 0"}},
-		{"acquireTimeout", "connectionPool:\n      acquireTimeout: 0s",
-			[]string{"connectionPool.acquireTimeout: must be greater than 0"}},
 		{"negative statementTimeout", "connection:\n      statementTimeout: -1",
 			[]string{"connection.statementTimeout: must not be negative, got -1ms"}},
 		{"empty applicationName", "connection:\n      applicationName: \"\"",
@@ -804,26 +831,28 @@ func TestValidation(t *testing.T) {
 	}
 
 	// A bad value from the environment is blamed on the variable.
-	_, err := Parse(nil, "pgmedic.yaml", "", MapEnv(map[string]string{"PGMEDIC_PARTITIONER_PARTITION_SIZE": "weekely"}))
-	e := wantErr(t, err, `PGMEDIC_PARTITIONER_PARTITION_SIZE="weekely": profiles.production.partitioner.partitionSize: "weekely" is not allowed (allowed: daily, weekly, monthly, quarterly, yearly)`)
-	if e.Hint != `did you mean "weekly"?` {
+	_, err := Parse(nil, "pgmedic.yaml", "", MapEnv(map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT": "120"}))
+	wantErr(t, err, `PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT="120": profiles.production.monitor.alertThresholds.connectionCount: must be between 1 and 100, got 120`)
+	_, err = Parse(nil, "pgmedic.yaml", "", MapEnv(map[string]string{"PGMEDIC_INDEX_OPTIMIZER_QUEUE_VALUES": "claims.status"}))
+	e := wantErr(t, err, `PGMEDIC_INDEX_OPTIMIZER_QUEUE_VALUES="claims.status": profiles.production.indexOptimizer.queueValues: "claims.status" is not a valid entry`)
+	if e.Hint != `write it as "schema.table.column = value"` {
 		t.Errorf("hint = %q", e.Hint)
 	}
 
 	// A value inherited through extends is blamed on the profile that wrote it.
-	_, err = Parse([]byte("profiles:\n  production:\n    partitioner:\n      premake: 0\n  staging: {}\n"), "pgmedic.yaml", "staging", noEnv())
-	wantErr(t, err, "pgmedic.yaml:4: profiles.production.partitioner.premake: must be between 1 and 365")
+	_, err = Parse([]byte("profiles:\n  production:\n    indexOptimizer:\n      maxIndexesPerTable: 0\n  staging: {}\n"), "pgmedic.yaml", "staging", noEnv())
+	wantErr(t, err, "pgmedic.yaml:4: profiles.production.indexOptimizer.maxIndexesPerTable: must be between 1 and 64")
 
 	// All problems are reported together, each as an *Error.
-	_, err = Parse([]byte("profiles:\n  production:\n    queryAnalyzer:\n      sampleRate: 2\n      topStatements: 0\n"), "pgmedic.yaml", "", noEnv())
+	_, err = Parse([]byte("profiles:\n  production:\n    queryAnalyzer:\n      patientResponseTime: 0\n      topStatements: 0\n"), "pgmedic.yaml", "", noEnv())
 	if n := len(errorsOf(t, err)); n != 2 {
 		t.Errorf("got %d problems, want 2: %v", n, err)
 	}
 
 	// Validate works on a profile built in code, with no origins.
 	p, _ := Defaults(Development)
-	p.ConnectionPool.MinConnections = 11
-	wantErr(t, p.Validate(), "profiles.development.connectionPool.maxConnections: must be at least minConnections (11), got 10")
+	p.Monitor.AlertThresholds.ConnectionCount = 0
+	wantErr(t, p.Validate(), "profiles.development.monitor.alertThresholds.connectionCount: must be between 1 and 100, got 0")
 }
 
 func TestLoad(t *testing.T) {
@@ -840,7 +869,7 @@ func TestLoad(t *testing.T) {
 		t.Errorf("Load with no file = %+v, want production defaults", p)
 	}
 	p, err = Load("", "development", noEnv())
-	if err != nil || p.QueryAnalyzer.SampleRate != 0.1 {
+	if err != nil || p.QueryAnalyzer.SlowQueryThreshold.Duration != 5*time.Second {
 		t.Errorf("Load development with no file = %v, %v", p, err)
 	}
 	_, err = Load("", "staging", noEnv())
@@ -854,19 +883,19 @@ func TestLoad(t *testing.T) {
 	}
 
 	// ./pgmedic.yaml is read when present.
-	if err := os.WriteFile(filepath.Join(dir, DefaultFile), []byte("profile: development\nprofiles:\n  development:\n    partitioner:\n      premake: 9\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, DefaultFile), []byte("profile: development\nprofiles:\n  development:\n    indexOptimizer:\n      minTableRows: 9\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	p, err = Load("", "", noEnv())
-	if err != nil || p.Name != Development || p.Partitioner.Premake != 9 {
+	if err != nil || p.Name != Development || p.IndexOptimizer.MinTableRows != 9 {
 		t.Errorf("Load of ./pgmedic.yaml = %+v, %v", p, err)
 	}
 	// Errors name the file as given.
-	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("profiles:\n  production:\n    monitor:\n      retentionPeriod: x\n"), 0o600); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, "bad.yaml"), []byte("profiles:\n  production:\n    indexOptimizer:\n      minTableRows: x\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	_, err = Load("bad.yaml", "", noEnv())
-	wantErr(t, err, "bad.yaml:4:", "profiles.production.monitor.retentionPeriod")
+	wantErr(t, err, "bad.yaml:4:", "profiles.production.indexOptimizer.minTableRows")
 }
 
 func TestExampleFile(t *testing.T) {
@@ -898,13 +927,13 @@ func TestExampleFile(t *testing.T) {
 					t.Errorf("example %s differs from the defaults:\n got %+v\nwant %+v", name, settings(p), settings(want))
 				}
 			case "staging":
-				if p.Extends != Production || p.QueryAnalyzer.SlowQueryThreshold.Duration != 2*time.Second || p.ConnectionPool.MaxConnections != 20 {
+				if p.Extends != Production || p.QueryAnalyzer.SlowQueryThreshold.Duration != 2*time.Second || p.IndexOptimizer.MaxIndexesPerTable != 20 {
 					t.Errorf("staging = %+v", settings(p))
 				}
 				// Everything else is production's.
 				want, _ := Defaults(Production)
 				want.QueryAnalyzer.SlowQueryThreshold = p.QueryAnalyzer.SlowQueryThreshold
-				want.ConnectionPool.MaxConnections = 20
+				want.IndexOptimizer.MaxIndexesPerTable = 20
 				if !reflect.DeepEqual(settings(p), settings(want)) {
 					t.Errorf("staging differs from production in more than two values")
 				}
@@ -918,15 +947,22 @@ func TestExampleFile(t *testing.T) {
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		t.Fatal(err)
 	}
-	for _, section := range fields(reflect.TypeFor[Profile]()) {
-		if isLeaf(section.typ) {
-			continue
-		}
-		got, _ := doc.Profiles["production"][section.name].(map[string]any)
-		for _, k := range fieldNames(section.typ) {
-			if _, ok := got[k]; !ok {
-				t.Errorf("example production profile lacks %s.%s", section.name, k)
+	for _, k := range Keys() {
+		var node any = doc.Profiles["production"]
+		for _, part := range strings.Split(k.Path, ".") {
+			m, _ := node.(map[string]any)
+			node = m[part]
+			if _, ok := m[part]; !ok {
+				t.Errorf("example production profile lacks %s", k.Path)
+				break
 			}
+		}
+	}
+	// Its header says which keys are rejected; every one of them is named there.
+	for _, u := range unreadKeys() {
+		name := u.path[strings.LastIndex(u.path, ".")+1:]
+		if !strings.Contains(string(data), name) {
+			t.Errorf("example does not mention the rejected %s", u.path)
 		}
 	}
 }
@@ -943,6 +979,21 @@ func TestYAMLRoundTrip(t *testing.T) {
 		for _, want := range []string{"slowQueryThreshold: ", "maxStorageBytes: 1.5GiB", "unusedIndexMinBytes: ", "phiTables:\n"} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("%s YAML lacks %q:\n%s", name, want, out)
+			}
+		}
+		// config show shows no key that nothing reads.
+		var shown map[string]any
+		if err := yaml.Unmarshal(out, &shown); err != nil {
+			t.Fatal(err)
+		}
+		for _, u := range unreadKeys() {
+			var node any = shown
+			for _, part := range strings.Split(u.path, ".") {
+				m, _ := node.(map[string]any)
+				node = m[part]
+			}
+			if node != nil {
+				t.Errorf("%s YAML shows %s, which nothing reads:\n%s", name, u.path, out)
 			}
 		}
 		// The output pasted under profiles.<name> gives the same profile back.
@@ -970,6 +1021,340 @@ func TestErrorFormat(t *testing.T) {
 	for _, tt := range tests {
 		if got := tt.e.Error(); got != tt.want {
 			t.Errorf("Error() = %q, want %q", got, tt.want)
+		}
+	}
+}
+
+// knownReaders are the commands a reader tag may name.
+var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true}
+
+func TestReaderTags(t *testing.T) {
+	// Every setting says which commands read it, so that a key nothing reads cannot be
+	// added without notice.
+	var walk func(t2 reflect.Type, path string)
+	leavesSeen := 0
+	walk = func(t2 reflect.Type, path string) {
+		for _, f := range fields(t2) {
+			p := join(path, f.name)
+			if !isLeaf(f.typ) {
+				walk(f.typ, p)
+				continue
+			}
+			if path == "" {
+				continue // extends: the file's structure, not a setting
+			}
+			leavesSeen++
+			readers := splitReaders(f.reader)
+			if len(readers) == 0 {
+				t.Errorf("%s has no reader tag: name the commands that read it, or remove it (see unread.go)", p)
+			}
+			for _, r := range readers {
+				if !knownReaders[r] {
+					t.Errorf("%s: reader %q is not a known command", p, r)
+				}
+			}
+		}
+	}
+	walk(reflect.TypeFor[Profile](), "")
+
+	keys := Keys()
+	if len(keys) != leavesSeen || len(keys) != len(EnvVars()) {
+		t.Errorf("Keys() has %d entries for %d settings and %d variables", len(keys), leavesSeen, len(EnvVars()))
+	}
+	envs := map[string]bool{}
+	for _, n := range EnvVars() {
+		envs[n] = true
+	}
+	want := map[string]string{
+		"connection.lockTimeout":                "every command that connects",
+		"queryAnalyzer.slowQueryThreshold":      "check, queries",
+		"queryAnalyzer.topStatements":           "queries",
+		"indexOptimizer.minTableRows":           "index advise",
+		"indexOptimizer.unusedIndexMinDays":     "check, index advise",
+		"monitor.alertThresholds.cacheHitRatio": "check",
+		"healthcare.phiTables":                  "check, queries, index advise",
+		"checks.disabled":                       "check, queries",
+	}
+	seen := map[string]bool{}
+	for i, k := range keys {
+		if seen[k.Path] {
+			t.Errorf("%s listed twice", k.Path)
+		}
+		seen[k.Path] = true
+		if !envs[k.Env] {
+			t.Errorf("%s: variable %s is not in EnvVars", k.Path, k.Env)
+		}
+		if r, ok := want[k.Path]; ok && strings.Join(k.Readers, ", ") != r {
+			t.Errorf("%s readers = %q, want %q", k.Path, k.Readers, r)
+		}
+		if i == 0 && k.Path != "connection.requireVerifyFull" {
+			t.Errorf("Keys() starts with %s, want the file's order (connection.requireVerifyFull)", k.Path)
+		}
+	}
+	for p := range want {
+		if !seen[p] {
+			t.Errorf("Keys() lacks %s", p)
+		}
+	}
+}
+
+func TestUnreadTable(t *testing.T) {
+	live := map[string]bool{} // every key and section path
+	for _, k := range Keys() {
+		parts := strings.Split(k.Path, ".")
+		for i := range parts {
+			live[strings.Join(parts[:i+1], ".")] = true
+		}
+	}
+	seen := map[string]bool{}
+	for _, u := range unreadKeys() {
+		if seen[u.path] {
+			t.Errorf("%s listed twice", u.path)
+		}
+		seen[u.path] = true
+		if live[u.path] {
+			t.Errorf("%s is read again: remove it from the unread table", u.path)
+		}
+		if u.hint == "" {
+			t.Errorf("%s has no hint", u.path)
+		}
+		// The decoder meets it as an unknown key of a section (or of the profile).
+		if i := strings.LastIndex(u.path, "."); i >= 0 {
+			if parent := u.path[:i]; !live[parent] {
+				t.Errorf("%s: %s is not a section of the profile", u.path, parent)
+			}
+		} else if !u.section {
+			t.Errorf("%s is directly under the profile, so it must be a whole section", u.path)
+		}
+		if _, ok := lookupUnread(u.path); !ok {
+			t.Errorf("lookupUnread(%q) misses it", u.path)
+		}
+	}
+	if _, ok := lookupUnread("queryAnalyzer.slowQueryThreshold"); ok {
+		t.Error("lookupUnread finds a key that is read")
+	}
+}
+
+// nested writes value under the key path, indented below profiles.<profile>.
+func nested(path, value string) string {
+	var b strings.Builder
+	parts := strings.Split(path, ".")
+	for i, p := range parts {
+		b.WriteString(strings.Repeat("  ", i+2) + p + ":")
+		if i == len(parts)-1 {
+			b.WriteString(" " + value)
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
+
+func TestUnreadKeysInFile(t *testing.T) {
+	// Every key nothing reads is rejected, once, at its line, with its own hint.
+	for _, u := range unreadKeys() {
+		t.Run(u.path, func(t *testing.T) {
+			value := "1"
+			if u.section {
+				value = "{premake: 4, maxConnections: 10}"
+			}
+			src := "profiles:\n  production:\n" + nested(u.path, value)
+			line := 2 + len(strings.Split(u.path, "."))
+			_, err := Parse([]byte(src), "pgmedic.yaml", "", noEnv())
+			if err == nil {
+				t.Fatalf("accepted:\n%s", src)
+			}
+			errs := errorsOf(t, err)
+			if len(errs) != 1 {
+				t.Fatalf("%d errors, want 1: %v", len(errs), err)
+			}
+			e := errs[0]
+			name := u.path[strings.LastIndex(u.path, ".")+1:]
+			want := fmt.Sprintf("pgmedic.yaml:%d: profiles.production.%s: no part of this version of pgmedic reads %s", line, u.path, name)
+			if u.section {
+				want = fmt.Sprintf("pgmedic.yaml:%d: profiles.production.%s: no part of this version of pgmedic reads the %s section", line, u.path, name)
+			}
+			if e.Error() != want {
+				t.Errorf("error = %q\n want %q", e.Error(), want)
+			}
+			if e.Hint != u.hint || e.Key != "profiles.production."+u.path {
+				t.Errorf("hint %q, key %q", e.Hint, e.Key)
+			}
+		})
+	}
+
+	tests := []struct {
+		name, src string
+		want      []string // one per error, in order
+		hint      string
+	}{
+		{"sampleRate", "profile: production\nprofiles:\n  production:\n    queryAnalyzer:\n      sampleRate: 0.5\n",
+			[]string{"pgmedic.yaml:5: profiles.production.queryAnalyzer.sampleRate: no part of this version of pgmedic reads sampleRate"},
+			"pgmedic analyses the top statements by time; bound the work with queryAnalyzer.topStatements"},
+		{"enableIndexAnalysis", "profiles:\n  production:\n    queryAnalyzer:\n      enableIndexAnalysis: true\n",
+			[]string{"pgmedic.yaml:4: profiles.production.queryAnalyzer.enableIndexAnalysis: no part of this version of pgmedic reads enableIndexAnalysis"},
+			"checks.disabled"},
+		{"enableAutoIndexing even when false", "profiles:\n  production:\n    indexOptimizer:\n      enableAutoIndexing: false\n",
+			[]string{"pgmedic.yaml:4: profiles.production.indexOptimizer.enableAutoIndexing: no part of this version of pgmedic reads enableAutoIndexing"},
+			"pgmedic index apply --apply"},
+		{"whole section with many keys is one error", "profiles:\n  production:\n    partitioner:\n      strategy: range\n      premake: 4\n      hashPartitions: 16\n",
+			[]string{"pgmedic.yaml:3: profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section"},
+			"partitioning is not built in this version; remove the section"},
+		{"empty section", "profiles:\n  production:\n    connectionPool:\n",
+			[]string{"pgmedic.yaml:3: profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section"},
+			"connection pools are not built in this version"},
+		{"custom profile", "profiles:\n  staging:\n    extends: production\n    monitor:\n      alertThresholds:\n        queryResponseTime: 2s\n",
+			[]string{"pgmedic.yaml:6: profiles.staging.monitor.alertThresholds.queryResponseTime: no part of this version of pgmedic reads queryResponseTime"},
+			"the slow-statement level is queryAnalyzer.slowQueryThreshold"},
+		{"beside a typo and a read key", "profiles:\n  production:\n    monitor:\n      retentionPeriod: 90\n      alertThresholds:\n        cacheHitRatio: 98\n        conectionCount: 70\n",
+			[]string{"pgmedic.yaml:4: profiles.production.monitor.retentionPeriod: no part of this version of pgmedic reads retentionPeriod",
+				`pgmedic.yaml:7: unknown key "conectionCount" in profiles.production.monitor.alertThresholds (valid: cacheHitRatio, connectionCount, replicationLag)`},
+			"monitoring is not built in this version"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.src), "pgmedic.yaml", "", noEnv())
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			errs := errorsOf(t, err)
+			if len(errs) != len(tt.want) {
+				t.Fatalf("%d errors, want %d: %v", len(errs), len(tt.want), err)
+			}
+			for i, e := range errs {
+				if e.Error() != tt.want[i] {
+					t.Errorf("error %d = %q\n want %q", i, e.Error(), tt.want[i])
+				}
+			}
+			if !strings.Contains(errs[0].Hint, tt.hint) {
+				t.Errorf("hint = %q, want %q", errs[0].Hint, tt.hint)
+			}
+		})
+	}
+
+	// A merge key brings an unread key in from an anchor: rejected at the anchor's line.
+	_, err := Parse([]byte("profiles:\n  production:\n    queryAnalyzer: &qa\n      sampleRate: 1\n  staging:\n    queryAnalyzer:\n      <<: *qa\n"), "pgmedic.yaml", "staging", noEnv())
+	wantErr(t, err, "pgmedic.yaml:4: profiles.production.queryAnalyzer.sampleRate")
+}
+
+func TestUnreadEnv(t *testing.T) {
+	// Every key nothing reads is rejected as a variable too, with its hint; a section's
+	// variables are all rejected.
+	for _, u := range unreadKeys() {
+		name := u.envName()
+		if u.section {
+			name += "_SOME_KEY"
+		}
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse(nil, "pgmedic.yaml", "", MapEnv(map[string]string{name: "4"}))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			errs := errorsOf(t, err)
+			if len(errs) != 1 {
+				t.Fatalf("%d errors, want 1: %v", len(errs), err)
+			}
+			e := errs[0]
+			if e.Env != name || e.Value != "4" || e.Key != "profiles.production."+u.path || e.Hint != u.hint {
+				t.Errorf("env %q value %q key %q hint %q", e.Env, e.Value, e.Key, e.Hint)
+			}
+			if want := fmt.Sprintf("%s=\"4\": profiles.production.%s: ", name, u.path); !strings.HasPrefix(e.Error(), want) {
+				t.Errorf("error = %q, want it to start %q", e.Error(), want)
+			}
+		})
+	}
+
+	tests := []struct {
+		name  string
+		env   map[string]string
+		parts []string
+		hint  string
+	}{
+		{"premake", map[string]string{"PGMEDIC_PARTITIONER_PREMAKE": "4"},
+			[]string{`PGMEDIC_PARTITIONER_PREMAKE="4": profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section`},
+			"partitioning is not built in this version; remove the section; it is accepted again when an engine reads it"},
+		{"sampleRate", map[string]string{"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": "0.5"},
+			[]string{`PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE="0.5": profiles.production.queryAnalyzer.sampleRate: no part of this version of pgmedic reads sampleRate`},
+			"bound the work with queryAnalyzer.topStatements"},
+		{"pool, not connection", map[string]string{"PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS": "99"},
+			[]string{`PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS="99": profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section`},
+			"connection pools are not built in this version"},
+		{"nested key", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE": "90"},
+			[]string{`PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE="90": profiles.production.monitor.alertThresholds.diskUsage: no part of this version of pgmedic reads diskUsage`},
+			"monitoring is not built in this version"},
+		{"selected profile named", map[string]string{"PGMEDIC_PROFILE": "development", "PGMEDIC_MONITOR_RETENTION_PERIOD": "7"},
+			[]string{`PGMEDIC_MONITOR_RETENTION_PERIOD="7": profiles.development.monitor.retentionPeriod`}, "monitoring is not built"},
+		{"a key's suffix is not the key", map[string]string{"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE_PCT": "5"},
+			[]string{"names no setting of section queryAnalyzer"}, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse(nil, "pgmedic.yaml", "", MapEnv(tt.env))
+			if n := len(errorsOf(t, err)); n != 1 {
+				t.Errorf("%d errors, want 1: %v", n, err)
+			}
+			e := wantErr(t, err, tt.parts...)
+			if !strings.Contains(e.Hint, tt.hint) {
+				t.Errorf("hint = %q, want %q", e.Hint, tt.hint)
+			}
+		})
+	}
+
+	// PGMEDIC_CONNECTION_POOL_* is rejected while PGMEDIC_CONNECTION_* beside it is not:
+	// the one error is the pool's, and the connection variable alone applies.
+	env := map[string]string{"PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS": "99", "PGMEDIC_CONNECTION_LOCK_TIMEOUT": "7s"}
+	_, err := Parse(nil, "pgmedic.yaml", "", MapEnv(env))
+	errs := errorsOf(t, err)
+	if len(errs) != 1 || errs[0].Env != "PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS" || !strings.Contains(errs[0].Hint, "connection pools are not built") {
+		t.Errorf("errors = %v, want only the pool variable's", err)
+	}
+	delete(env, "PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS")
+	p, err := Parse(nil, "pgmedic.yaml", "", MapEnv(env))
+	if err != nil || p.Connection.LockTimeout.Duration != 7*time.Second {
+		t.Errorf("PGMEDIC_CONNECTION_LOCK_TIMEOUT: %v, %v", p, err)
+	}
+}
+
+func TestSettings(t *testing.T) {
+	src := "profiles:\n  production:\n    indexOptimizer:\n      minTableRows: 500\n  staging:\n    healthcare:\n      phiTables: [patients, billing.claims]\n"
+	env := MapEnv(map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CACHE_HIT_RATIO": "97.5"})
+	p, err := Parse([]byte(src), "cfg/pgmedic.yaml", "staging", env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Setting{}
+	settings := p.Settings()
+	for _, s := range settings {
+		got[s.Path] = s
+	}
+	keys := Keys()
+	if len(settings) != len(keys) {
+		t.Fatalf("%d settings for %d keys", len(settings), len(keys))
+	}
+	for i := range keys {
+		if settings[i].Path != keys[i].Path || !reflect.DeepEqual(settings[i].Readers, keys[i].Readers) || settings[i].Env != keys[i].Env {
+			t.Errorf("setting %d = %+v, want key %+v", i, settings[i].KeyInfo, keys[i])
+		}
+	}
+	tests := []struct{ path, value, source string }{
+		{"indexOptimizer.minTableRows", "500", "cfg/pgmedic.yaml:4"}, // inherited from production
+		{"healthcare.phiTables", "[patients, billing.claims]", "cfg/pgmedic.yaml:7"},
+		{"monitor.alertThresholds.cacheHitRatio", "97.5", "PGMEDIC_MONITOR_ALERT_THRESHOLDS_CACHE_HIT_RATIO"},
+		{"monitor.alertThresholds.connectionCount", "80", "default"},
+		{"monitor.alertThresholds.replicationLag", "30s", "default"},
+		{"indexOptimizer.unusedIndexMinBytes", "10MB", "default"},
+		{"indexOptimizer.maxStorageBytes", "0", "default"},
+		{"connection.requireVerifyFull", "true", "default"},
+		{"connection.applicationName", "pgmedic", "default"},
+		{"checks.disabled", "[]", "default"},
+	}
+	for _, tt := range tests {
+		s, ok := got[tt.path]
+		if !ok {
+			t.Errorf("no setting %s", tt.path)
+			continue
+		}
+		if s.Value != tt.value || s.Source != tt.source {
+			t.Errorf("%s = %q from %q, want %q from %q", tt.path, s.Value, s.Source, tt.value, tt.source)
 		}
 	}
 }

@@ -27,9 +27,10 @@ var (
 
 // field is one yaml-tagged field of a struct.
 type field struct {
-	name  string // yaml key
-	index int
-	typ   reflect.Type
+	name   string // yaml key
+	reader string // reader tag: the commands that read the setting
+	index  int
+	typ    reflect.Type
 }
 
 // fields lists the yaml-tagged fields of struct type t in declaration order.
@@ -44,7 +45,7 @@ func fields(t reflect.Type) []field {
 		if name == "-" || name == "" {
 			continue
 		}
-		out = append(out, field{name: name, index: i, typ: sf.Type})
+		out = append(out, field{name: name, reader: sf.Tag.Get("reader"), index: i, typ: sf.Type})
 	}
 	return out
 }
@@ -200,6 +201,10 @@ func (d *decoder) overlayStruct(p *Profile, v reflect.Value, n *yaml.Node, key, 
 			}
 		}
 		if f == nil {
+			if u, ok := lookupUnread(join(rel, kv.key)); ok {
+				d.fail(kv.kn, join(key, kv.key), u.hint, "%s: %s", join(key, kv.key), u.msg())
+				continue
+			}
 			valid := fieldNames(v.Type())
 			hint := "see pgmedic.example.yaml for every key"
 			if s := suggest(kv.key, valid); s != "" {
@@ -406,6 +411,12 @@ func (r *resolver) resolve(name string, chain []string) *Profile {
 			r.failed[name] = true
 			return nil
 		}
+	}
+	if u, ok := lookupUnread(name); ok && u.section {
+		// The same mistake with a section that is no longer read.
+		r.d.fail(n, key, u.hint, "%s: %q is a settings section, not a profile name, and %s", key, name, u.msg())
+		r.failed[name] = true
+		return nil
 	}
 	if isNull(n) {
 		n = &yaml.Node{Kind: yaml.MappingNode, Line: r.lines[name]}

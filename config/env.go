@@ -13,8 +13,8 @@ import (
 )
 
 // Environment overrides are named PGMEDIC_<SECTION>_<KEY>, the yaml names turned from
-// camelCase into UPPER_SNAKE (monitor.alertThresholds.diskUsage is
-// PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE). The table is derived from the struct
+// camelCase into UPPER_SNAKE (monitor.alertThresholds.cacheHitRatio is
+// PGMEDIC_MONITOR_ALERT_THRESHOLDS_CACHE_HIT_RATIO). The table is derived from the struct
 // tags, so a new field can be overridden without touching this file.
 
 const envPrefix = "PGMEDIC_"
@@ -29,6 +29,7 @@ type envVar struct {
 	name    string // PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_THRESHOLD
 	section string // queryAnalyzer
 	path    string // queryAnalyzer.slowQueryThreshold
+	reader  string // its reader tag: check, queries
 	index   []int  // field index path from Profile
 	typ     reflect.Type
 }
@@ -42,8 +43,15 @@ func EnvVars() []string {
 	return names
 }
 
-// envVars derives the override table from Profile's yaml tags, sorted by name.
+// envVars is the override table, sorted by name.
 func envVars() []envVar {
+	out := leaves()
+	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
+	return out
+}
+
+// leaves derives every setting from Profile's struct tags, in declaration order.
+func leaves() []envVar {
 	var out []envVar
 	var walk func(t reflect.Type, prefix, section, path string, index []int)
 	walk = func(t reflect.Type, prefix, section, path string, index []int) {
@@ -51,7 +59,7 @@ func envVars() []envVar {
 			name := prefix + "_" + upperSnake(f.name)
 			idx := append(slices.Clone(index), f.index)
 			if isLeaf(f.typ) {
-				out = append(out, envVar{name: name, section: section, path: join(path, f.name), index: idx, typ: f.typ})
+				out = append(out, envVar{name: name, section: section, path: join(path, f.name), reader: f.reader, index: idx, typ: f.typ})
 				continue
 			}
 			walk(f.typ, name, section, join(path, f.name), idx)
@@ -63,7 +71,6 @@ func envVars() []envVar {
 		}
 		walk(s.typ, envPrefix+upperSnake(s.name), s.name, s.name, []int{s.index})
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].name < out[j].name })
 	return out
 }
 
@@ -126,7 +133,8 @@ func envNames(env func(string) (string, bool)) []string {
 }
 
 // applyEnv applies PGMEDIC_* overrides to p. An empty variable counts as unset, since
-// CI files and compose files make unsetting awkward. Variables outside every section
+// CI files and compose files make unsetting awkward. A variable for a key that nothing
+// reads (unread.go) is an error with that key's hint. Variables outside every section
 // (PGMEDIC_PROFILE, PGMEDIC_PG_BIN, ...) belong to other parts of pgmedic and are ignored.
 func applyEnv(p *Profile, env func(string) (string, bool)) error {
 	vars := envVars()
@@ -156,18 +164,33 @@ func applyEnv(p *Profile, env func(string) (string, bool)) error {
 		if known[name] {
 			continue
 		}
-		// The longest matching prefix wins: PGMEDIC_CONNECTION_POOL_X is in connectionPool.
+		// The longest matching prefix wins: PGMEDIC_CONNECTION_POOL_X is in connectionPool,
+		// a section nothing reads, not in connection.
 		best := ""
 		for prefix := range sections {
 			if strings.HasPrefix(name, prefix) && len(prefix) > len(best) {
 				best = prefix
 			}
 		}
-		if best == "" {
+		var unread unreadKey
+		unreadLen := 0
+		for _, u := range unreadKeys() {
+			if n, ok := u.matchEnv(name); ok && n > unreadLen {
+				unread, unreadLen = u, n
+			}
+		}
+		isUnread := unreadLen > len(best)
+		if best == "" && !isUnread {
 			continue
 		}
 		raw, ok := env(name)
 		if !ok || raw == "" {
+			continue
+		}
+		if isUnread {
+			key := join("profiles."+p.Name, unread.path)
+			errs = append(errs, &Error{Env: name, Value: raw, Key: key, Hint: unread.hint,
+				Msg: fmt.Sprintf("%s: %s", key, unread.msg())})
 			continue
 		}
 		valid := sections[best]

@@ -5,12 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"time"
 )
-
-// Allowed values of the enumerated settings; functions so that no caller can edit them.
-func partitionStrategies() []string { return []string{"range", "list", "hash"} }
-func partitionSizes() []string      { return []string{"daily", "weekly", "monthly", "quarterly", "yearly"} }
 
 // Validate checks every constrained setting and returns all problems joined, each an
 // *Error naming the key's full path, where its value came from (file line or
@@ -19,20 +14,19 @@ func (p *Profile) Validate() error {
 	c := &checker{p: p}
 
 	cn := p.Connection
-	c.durationAtLeast("connection.statementTimeout", cn.StatementTimeout, 0, "0 disables it")
-	c.durationAtLeast("connection.lockTimeout", cn.LockTimeout, 0, "0 disables it")
-	c.durationAtLeast("connection.idleInTransactionTimeout", cn.IdleInTransactionTimeout, 0, "0 disables it")
+	c.timeoutNotNegative("connection.statementTimeout", cn.StatementTimeout)
+	c.timeoutNotNegative("connection.lockTimeout", cn.LockTimeout)
+	c.timeoutNotNegative("connection.idleInTransactionTimeout", cn.IdleInTransactionTimeout)
 	c.applicationName("connection.applicationName", cn.ApplicationName)
 
 	qa := p.QueryAnalyzer
 	c.durationPositive("queryAnalyzer.slowQueryThreshold", qa.SlowQueryThreshold)
-	c.floatRange("queryAnalyzer.sampleRate", qa.SampleRate, 0, 1, true)
 	c.durationPositive("queryAnalyzer.patientResponseTime", qa.PatientResponseTime)
 	c.intAtLeast("queryAnalyzer.topStatements", qa.TopStatements, 1)
 
 	io := p.IndexOptimizer
 	c.intRange("indexOptimizer.maxIndexesPerTable", io.MaxIndexesPerTable, 1, 64)
-	c.floatRange("indexOptimizer.minImprovementPct", io.MinImprovementPct, 0, 100, false)
+	c.floatRange("indexOptimizer.minImprovementPct", io.MinImprovementPct, 0, 100)
 	c.sizeNotNegative("indexOptimizer.maxStorageBytes", io.MaxStorageBytes)
 	c.floatAtLeast("indexOptimizer.writeCostWeight", io.WriteCostWeight, 0)
 	c.sizeNotNegative("indexOptimizer.unusedIndexMinBytes", io.UnusedIndexMinBytes)
@@ -44,39 +38,10 @@ func (p *Profile) Validate() error {
 		}
 	}
 
-	pt := p.Partitioner
-	c.oneOf("partitioner.strategy", pt.Strategy, partitionStrategies())
-	c.oneOf("partitioner.partitionSize", pt.PartitionSize, partitionSizes())
-	c.intAtLeast("partitioner.retentionPeriod", pt.RetentionPeriod, 1)
-	c.intRange("partitioner.premake", pt.Premake, 1, 365)
-	c.intRange("partitioner.hashPartitions", pt.HashPartitions, 2, 1024)
-
-	cp := p.ConnectionPool
-	c.intAtLeast("connectionPool.minConnections", cp.MinConnections, 0)
-	c.intAtLeast("connectionPool.maxConnections", cp.MaxConnections, 1)
-	if cp.MaxConnections >= 1 && cp.MinConnections > cp.MaxConnections {
-		// Blame whichever of the two was set explicitly, so the message points at a line.
-		_, maxSet := p.origins["connectionPool.maxConnections"]
-		_, minSet := p.origins["connectionPool.minConnections"]
-		if minSet && !maxSet {
-			c.fail("connectionPool.minConnections", "lower minConnections or raise maxConnections",
-				"must be at most maxConnections (%d), got %d", cp.MaxConnections, cp.MinConnections)
-		} else {
-			c.fail("connectionPool.maxConnections", "raise maxConnections or lower minConnections",
-				"must be at least minConnections (%d), got %d", cp.MinConnections, cp.MaxConnections)
-		}
-	}
-	c.durationPositive("connectionPool.acquireTimeout", cp.AcquireTimeout)
-
-	m := p.Monitor
-	c.durationAtLeast("monitor.monitoringInterval", m.MonitoringInterval, time.Second, "")
-	c.intAtLeast("monitor.retentionPeriod", m.RetentionPeriod, 1)
-	at := m.AlertThresholds
-	c.durationPositive("monitor.alertThresholds.queryResponseTime", at.QueryResponseTime)
-	c.floatRange("monitor.alertThresholds.connectionCount", at.ConnectionCount, 1, 100, false)
-	c.floatRange("monitor.alertThresholds.diskUsage", at.DiskUsage, 1, 100, false)
+	at := p.Monitor.AlertThresholds
+	c.floatRange("monitor.alertThresholds.connectionCount", at.ConnectionCount, 1, 100)
 	c.durationPositive("monitor.alertThresholds.replicationLag", at.ReplicationLag)
-	c.floatRange("monitor.alertThresholds.cacheHitRatio", at.CacheHitRatio, 0, 100, false)
+	c.floatRange("monitor.alertThresholds.cacheHitRatio", at.CacheHitRatio, 0, 100)
 
 	h := p.Healthcare
 	c.names("healthcare.phiTables", h.PHITables, 1, 2, `"table" or "schema.table"`)
@@ -149,16 +114,10 @@ func (c *checker) intRange(path string, v, lo, hi int) {
 
 func fmtFloat(f float64) string { return strconv.FormatFloat(f, 'g', -1, 64) }
 
-// floatRange checks lo <= v <= hi (lo < v when loExclusive); NaN fails every comparison.
-func (c *checker) floatRange(path string, v, lo, hi float64, loExclusive bool) {
-	inLow := v >= lo
-	bound := "between " + fmtFloat(lo) + " and " + fmtFloat(hi)
-	if loExclusive {
-		inLow = v > lo
-		bound = "greater than " + fmtFloat(lo) + " and at most " + fmtFloat(hi)
-	}
-	if !inLow || !(v <= hi) {
-		c.fail(path, "", "must be %s, got %s", bound, fmtFloat(v))
+// floatRange checks lo <= v <= hi; NaN fails every comparison.
+func (c *checker) floatRange(path string, v, lo, hi float64) {
+	if !(v >= lo) || !(v <= hi) {
+		c.fail(path, "", "must be between %s and %s, got %s", fmtFloat(lo), fmtFloat(hi), fmtFloat(v))
 	}
 }
 
@@ -174,16 +133,10 @@ func (c *checker) durationPositive(path string, d Duration) {
 	}
 }
 
-func (c *checker) durationAtLeast(path string, d Duration, lo time.Duration, note string) {
-	if d.Duration < lo {
-		msg := fmt.Sprintf("must be at least %s, got %s", lo, d.Duration)
-		if lo == 0 {
-			msg = fmt.Sprintf("must not be negative, got %s", d.Duration)
-		}
-		if note != "" {
-			msg += " (" + note + ")"
-		}
-		c.fail(path, "", "%s", msg)
+// timeoutNotNegative checks a session timeout, which 0 disables.
+func (c *checker) timeoutNotNegative(path string, d Duration) {
+	if d.Duration < 0 {
+		c.fail(path, "", "must not be negative, got %s (0 disables it)", d.Duration)
 	}
 }
 
@@ -191,19 +144,6 @@ func (c *checker) sizeNotNegative(path string, b ByteSize) {
 	if b < 0 {
 		c.fail(path, "", "must not be negative, got %d", int64(b))
 	}
-}
-
-func (c *checker) oneOf(path, v string, allowed []string) {
-	for _, a := range allowed {
-		if v == a {
-			return
-		}
-	}
-	hint := ""
-	if s := suggest(v, allowed); s != "" {
-		hint = fmt.Sprintf("did you mean %q?", s)
-	}
-	c.fail(path, hint, "%q is not allowed (allowed: %s)", v, strings.Join(allowed, ", "))
 }
 
 // applicationName mirrors what PostgreSQL keeps: at most 63 bytes of printable ASCII
