@@ -67,9 +67,10 @@ type Connection struct {
 type QueryAnalyzer struct {
 	SlowQueryThreshold Duration `yaml:"slowQueryThreshold" reader:"check, queries"`
 	// EnableHealthcareCompliance false switches the HIPAA query rules off.
-	EnableHealthcareCompliance bool `yaml:"enableHealthcareCompliance" reader:"queries"`
-	// EnableQueryPlan false means statements are never EXPLAINed.
-	EnableQueryPlan bool `yaml:"enableQueryPlan" reader:"queries"`
+	EnableHealthcareCompliance bool `yaml:"enableHealthcareCompliance" reader:"check, queries"`
+	// EnableQueryPlan false means the workload's statements are never EXPLAINed
+	// (`pgmedic explain` still plans the one statement it is asked about).
+	EnableQueryPlan bool `yaml:"enableQueryPlan" reader:"check, queries"`
 	// PatientResponseTime is the target for queries that read patient data.
 	PatientResponseTime Duration `yaml:"patientResponseTime" reader:"check, queries"`
 	TopStatements       int      `yaml:"topStatements" reader:"queries"` // statements examined
