@@ -109,7 +109,11 @@ func OpenFile(ctx context.Context, path string) (*File, error) {
 		}
 		return nil, &FileError{Path: path, Kind: FileCannotOpen, Err: err}
 	}
+	st, err := fh.Stat()
 	fh.Close()
+	if err == nil && st.IsDir() {
+		return nil, &FileError{Path: path, Kind: FileCannotOpen, Err: errors.New("it is a directory")}
+	}
 	probe := &File{path: path}
 	for range probe.Inputs(ctx) {
 		return &File{path: path}, nil

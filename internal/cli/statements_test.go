@@ -77,6 +77,7 @@ func TestReadStatements(t *testing.T) {
 		{write("empty.sql", "-- nothing here\n"), "holds no statements"},
 		{write("quiet.log", "2024-05-01 10:00:00.000 UTC [7] LOG:  checkpoint starting: time\n"), "no statements found in the log"},
 		{filepath.Join(dir, "none.sql"), "cannot open"},
+		{dir, "it is a directory"},
 	} {
 		if _, _, err := read(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%s: %v, want %q", filepath.Base(tc.path), err, tc.want)
