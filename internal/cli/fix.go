@@ -17,6 +17,7 @@ import (
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/health"
 	"github.com/pgmedic/pgmedic/internal/display"
+	"github.com/pgmedic/pgmedic/internal/pgerr"
 	"github.com/pgmedic/pgmedic/pgconn"
 )
 
@@ -194,6 +195,10 @@ func (a *app) actions(f actionsFlags) error {
 	}
 	defer conn.Close(context.Background())
 	list, found, err := change.ReadActions(a.ctx, conn, time.Now().Add(-f.since))
+	if pgerr.Privilege(err) {
+		return &jobError{msg: "this role may not read pgmedic's audit trail (pgmedic.actions)", err: err,
+			hint: "GRANT USAGE ON SCHEMA pgmedic TO <role>; GRANT SELECT ON pgmedic.actions TO <role>"}
+	}
 	if err != nil {
 		return err
 	}

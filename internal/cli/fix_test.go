@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 )
@@ -82,6 +83,15 @@ func TestFixChecks(t *testing.T) {
 	var list []map[string]any
 	if r := run(t, "actions", "--dsn", db.URI, "--format", "json"); r.code != 0 || json.Unmarshal([]byte(r.stdout), &list) != nil || len(list) < 4 {
 		t.Errorf("actions --format json: exit %d, %d rows\n%s", r.code, len(list), r.stderr)
+	}
+	// A role that may not read the audit trail gets one line with the grants.
+	db.Exec(t, "DROP ROLE IF EXISTS actions_reader; CREATE ROLE actions_reader LOGIN")
+	t.Cleanup(func() { db.Exec(t, "DROP OWNED BY actions_reader; DROP ROLE IF EXISTS actions_reader") })
+	u, _ := url.Parse(db.SocketURI)
+	u.User = url.User("actions_reader")
+	r = run(t, "actions", "--dsn", u.String())
+	if line := oneErrorLine(t, r); r.code != 1 || !strings.Contains(line, "GRANT SELECT ON pgmedic.actions") {
+		t.Errorf("no privilege on pgmedic: exit %d, %q", r.code, line)
 	}
 }
 
