@@ -264,3 +264,15 @@ type ConfigError struct{ Err error }
 
 func (e *ConfigError) Error() string { return e.Err.Error() }
 func (e *ConfigError) Unwrap() error { return e.Err }
+
+// ForcedColumn reports whether the configuration's phiColumns lists the column.
+func (c *Classifier) ForcedColumn(schema, table, column string) bool {
+	return c.forcedColumn(schema, table, column)
+}
+
+// ExcludedColumn reports whether notPHI lists the column or its table (and phiColumns,
+// which wins, does not list the column).
+func (c *Classifier) ExcludedColumn(schema, table, column string) bool {
+	return !c.forcedColumn(schema, table, column) &&
+		(c.excludedColumn(schema, table, column) || c.excludedTable(schema, table))
+}

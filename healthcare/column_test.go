@@ -221,7 +221,7 @@ func TestColumnTypeRules(t *testing.T) {
 		{"diagnosis_date", "date", Date},
 		{"diagnosis", "date", Date},
 		{"street", "pg_catalog.text", Geographic},
-		{"birth_place", "text", 0}, // a birth word without a date word or date type
+		{"birth_place", "text", Geographic}, // a place (a city), not a date: no date word or type
 		{"admission_type", "text", 0},
 	}
 	for _, tt := range tests {

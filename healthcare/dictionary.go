@@ -68,7 +68,10 @@ func buildDictionary() []entry {
 		"last_name", "lastname", "lname", "l_name", "surname", "family_name",
 		"middle_name", "middlename", "mname", "middle_initial", "maiden_name", "maidenname",
 		"full_name", "fullname", "nickname", "nick_name", "preferred_name", "legal_name",
-		"name_suffix", "first_nm", "last_nm", "middle_nm", "mid_nm", "fst_nm", "lst_nm", "full_nm")
+		"name_suffix", "first_nm", "last_nm", "middle_nm", "mid_nm", "fst_nm", "lst_nm", "full_nm",
+		"given_nm", "giv_nm", "family_nm", "fam_nm", "sur_nm", "maiden_nm", "prefix_nm", "suffix_nm")
+	// Synthea's FIRST, LAST, MAIDEN: names only as the whole column name (not first_visit).
+	add(Name, confToken, 0, "first", "last", "middle", "maiden", "given", "forename", "forenames")
 	for _, p := range personWords {
 		add(Name, confExact, confToken, p+"_name", p+"_nm")
 	}
@@ -81,12 +84,15 @@ func buildDictionary() []entry {
 		"county", "zip", "zipcode", "zip_code", "zip_4", "postal_code", "postalcode", "postcode",
 		"post_code", "postal", "precinct", "geocode", "latitude", "longitude", "lat", "lon", "lng",
 		"census_tract", "census_block", "po_box", "pobox", "neighborhood", "neighbourhood",
-		"borough", "municipality", "mailing_address", "home_address")
+		"borough", "municipality", "mailing_address", "home_address", "birthplace", "birth_place",
+		"place_of_birth", "county_cd", "county_code", "bene_county_cd", "zip5", "zip_5", "zip9")
 	add(Geographic, confWeak, confWeak, "fips", "fips_code")
 
 	// (C) Dates directly related to an individual. Record-keeping timestamps are absent.
 	add(Date, confExact, confToken,
 		"dob", "birthdate", "birth_date", "date_of_birth", "dateofbirth", "birthday", "birth_dt",
+		"birth_datetime", "dob_8", "dob_dt", "bene_birth_dt", "bene_death_dt", "clm_admsn_dt",
+		"nch_bene_dschrg_dt", "srvc_dt",
 		"deathdate", "death_date", "date_of_death", "deceased_date", "death_dt",
 		"admission_date", "admit_date", "admission_dt", "admit_dt", "date_of_admission",
 		"discharge_date", "discharge_dt", "date_of_discharge",
@@ -107,7 +113,9 @@ func buildDictionary() []entry {
 		"phone", "phone_number", "phone_no", "phone_num", "phonenumber", "telephone",
 		"telephone_number", "home_phone", "work_phone", "mobile_phone", "mobile_number",
 		"mobile_no", "cell_phone", "cellphone", "cell_number", "cell_no", "tel_no", "tel_number",
-		"tel_num", "contact_number", "contact_phone", "msisdn")
+		"tel_num", "contact_number", "contact_phone", "msisdn", "home_ph", "work_ph", "cell_ph",
+		"mobile_ph", "day_ph", "eve_ph", "ph_no", "ph_num", "ph_number", "phone_home",
+		"phone_work", "phone_cell", "phone_biz", "phone_contact")
 	add(Phone, confExact, confWeak, "mobile", "tel")
 	add(Phone, confWeak, 0, "cell")
 	add(Fax, confExact, confToken, "fax", "fax_number", "fax_no", "fax_num", "faxnumber",
@@ -115,7 +123,7 @@ func buildDictionary() []entry {
 
 	// (F) Email. "mail" alone is left out: it also matches mailing_flag and mail_stop.
 	add(Email, confExact, confToken, "email", "e_mail", "email_address", "emailaddress",
-		"email_addr")
+		"email_addr", "e_addr", "e_address", "eaddr", "email_id")
 
 	// (G) SSN.
 	add(SSN, confExact, confToken, "ssn", "social_security", "social_security_number",
@@ -129,7 +137,9 @@ func buildDictionary() []entry {
 		"med_rec_num", "med_rec_number", "medrec", "chart_no", "chart_number", "chart_num",
 		"chart_id", "pubpid", "patient_number", "patient_no", "patient_num", "pat_no", "pat_num",
 		"mr_no", "mr_number", "mr_num", "person_source_value", "ehr_id", "emr_id",
-		"patient_identifier")
+		"patient_identifier", "pt_no", "pt_num", "pt_nbr", "pat_nbr", "patient_nbr", "mrn_no",
+		"mrn_nbr", "med_rec_nbr", "chart_nbr", "mr_nbr", "hosp_no", "hospital_number", "unit_no",
+		"emr_number", "ehr_number")
 	textOnly(MRN, confWeak, "patient_id", "patientid", "pat_id", "pt_id")
 
 	// (I) Health plan beneficiary numbers.
@@ -139,7 +149,9 @@ func buildDictionary() []entry {
 		"insurance_number", "insurance_no", "insurance_member_id", "beneficiary_id",
 		"beneficiary_number", "bene_id", "mbi", "hicn", "hic_number", "medicare_id",
 		"medicare_number", "medicare_no", "medicaid_id", "medicaid_number", "medicaid_no",
-		"cardholder_id", "desynpuf_id", "health_insurance_number", "insured_id", "enrollee_id")
+		"cardholder_id", "desynpuf_id", "health_insurance_number", "insured_id", "enrollee_id",
+		"member_nbr", "subscriber_nbr", "policy_nbr", "bene_no", "bene_nbr", "hic_no", "hicno",
+		"medicare_beneficiary_id", "medicare_beneficiary_identifier", "memberid_no", "group_member_id")
 
 	// (J) Account numbers.
 	add(AccountNumber, confExact, confToken, "account_number", "account_no", "account_num",
@@ -154,7 +166,8 @@ func buildDictionary() []entry {
 		"driver_license_number", "driver_license_no", "dl_number", "dl_no", "dl_num",
 		"license_number", "license_no", "license_num", "licence_number", "licence_no",
 		"passport", "passport_number", "passport_no", "certificate_number", "certificate_no",
-		"cert_number", "cert_no", "national_id", "state_id_number", "birth_certificate")
+		"cert_number", "cert_no", "national_id", "state_id_number", "birth_certificate",
+		"drivers", "drivers_license", "drivers_licence", "dl_nbr", "license_nbr", "passport_nbr")
 	add(CertificateLicense, confExact, confWeak, "license", "licence")
 
 	// (L) Vehicles; (M) devices.
@@ -220,7 +233,7 @@ var (
 		"format", "pattern", "regex", "consent", "opt", "optin", "optout", "pref", "preference",
 		"preferences", "enabled", "disabled", "valid", "validated", "confirmed", "bounced",
 		"unsubscribed", "required", "visibility", "visible", "domain", "label", "category",
-		"range", "ranges", "mask", "netmask", "length", "len", "size", "version")
+		"range", "ranges", "mask", "netmask", "length", "len", "size", "version", "title")
 	// flagPrefixes start boolean-style names (is_deceased, has_email).
 	flagPrefixes = setOf("is", "has", "was", "can", "should", "allow", "use", "uses")
 	// secretWords: credentials are sensitive, but they are not PHI.

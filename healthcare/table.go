@@ -80,7 +80,7 @@ var (
 		{"beneficiary", Patient}, {"bene", Patient}, {"enrollee", Patient},
 		{"subscriber", Patient}, {"insured", Patient}, {"demographic", Patient},
 		{"claim", Claim},
-		{"provider", Provider}, {"practitioner", Provider}, {"physician", Provider},
+		{"provider", Provider}, {"prov", Provider}, {"practitioner", Provider}, {"physician", Provider},
 		{"doctor", Provider}, {"clinician", Provider}, {"prescriber", Provider}, {"nurse", Provider},
 		{"payer", Payer}, {"payor", Payer}, {"plan", Payer}, {"insurer", Payer}, {"carrier", Payer},
 		{"appointment", Appointment}, {"appt", Appointment}, {"booking", Appointment},

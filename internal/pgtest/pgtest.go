@@ -15,6 +15,7 @@ package pgtest
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"os"
 	"regexp"
 	"strings"
@@ -265,6 +266,30 @@ func (db *DB) Conn(t testing.TB) *pgx.Conn {
 	conn, err := pgconn.Connect(ctx, db.SocketURI, pgconn.Policy{Write: true})
 	if err != nil {
 		t.Fatalf("pgtest: connecting to %s: %v", db.Name, err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// SocketURIAs is SocketURI for another role (roles are cluster-wide: tests create their
+// own with names no other test uses).
+func (db *DB) SocketURIAs(user string) string {
+	u, err := url.Parse(db.SocketURI)
+	if err != nil {
+		panic(fmt.Sprintf("pgtest: socket URI %q: %v", db.SocketURI, err)) // built by this package
+	}
+	u.User = url.User(user)
+	return u.String()
+}
+
+// ConnAs opens a session as another role, with policy p, closed when the test ends.
+func (db *DB) ConnAs(t testing.TB, user string, p pgconn.Policy) *pgx.Conn {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	conn, err := pgconn.Connect(ctx, db.SocketURIAs(user), p)
+	if err != nil {
+		t.Fatalf("pgtest: connecting to %s as %s: %v", db.Name, user, err)
 	}
 	t.Cleanup(func() { conn.Close(context.Background()) })
 	return conn
