@@ -149,6 +149,11 @@ func (e ColumnEvidence) judgeValues(get func(Identifier) *cand, notes *[]string)
 			c := get(id)
 			c.value = valueConfidence(share)
 			c.ev = append(c.ev, s.Describe(k))
+			if tc := classifyType(e.Type); k == KindDate && (tc == tDate || tc == tTime) {
+				// The type already says date; what makes it PHI is whose row it is.
+				c.value = 0.6
+				c.ev[len(c.ev)-1] = "structure: a date in a patient-linked table"
+			}
 		} else if k == KindNPI {
 			*notes = append(*notes, s.Describe(k)+": provider identifiers, not patients'")
 		}

@@ -34,7 +34,7 @@ var wholeKinds = []struct {
 	{KindSSN, looksLikeFormattedSSN},
 	{KindMBI, LooksLikeMBI},
 	{KindEmail, LooksLikeEmail},
-	{KindIP, func(s string) bool { return LooksLikeIPv4(s) || LooksLikeIPv6(s) }},
+	{KindIP, looksLikeIP},
 	{KindURL, looksLikeURL},
 	{KindNPI, ValidNPI},
 	{KindPhone, LooksLikeUSPhone},
@@ -140,10 +140,10 @@ func embeddedKinds(text string) []ValueKind {
 		out = append(out, k)
 	}
 	words := strings.FieldsFunc(text, func(r rune) bool {
-		return unicode.IsSpace(r) || strings.ContainsRune(",;:()[]{}<>\"'", r)
+		return unicode.IsSpace(r) || strings.ContainsRune(",;[]{}<>\"'", r)
 	})
-	for i, w := range words {
-		w = strings.TrimRight(w, ".!?")
+	for i, raw := range words {
+		w := strings.Trim(raw, ".!?:()")
 		switch {
 		case looksLikeFormattedSSN(w):
 			add(KindSSN)
@@ -153,7 +153,7 @@ func embeddedKinds(text string) []ValueKind {
 			add(KindMBI)
 		case strings.ContainsAny(w, "-.()") && LooksLikeUSPhone(w):
 			add(KindPhone)
-		case i+2 < len(words) && isPhoneTriplet(words[i:i+3]):
+		case i+1 < len(words) && isPhonePair(raw, words[i+1]):
 			add(KindPhone)
 		case i > 0 && mrnLabel(words[i-1]) && (LooksLikeMRN(strings.TrimPrefix(w, "#")) || allDigits(strings.TrimPrefix(w, "#"))):
 			add(KindMRN)
@@ -162,10 +162,9 @@ func embeddedKinds(text string) []ValueKind {
 	return out
 }
 
-// isPhoneTriplet recognises "(555) 013-0101" split into words by the tokenizer.
-func isPhoneTriplet(ws []string) bool {
-	joined := ws[0] + " " + ws[1]
-	return strings.HasPrefix(ws[0], "(") && LooksLikeUSPhone(joined)
+// isPhonePair recognises "(617) 555-0101", which the tokenizer splits in two words.
+func isPhonePair(a, b string) bool {
+	return strings.HasPrefix(a, "(") && strings.HasSuffix(a, ")") && LooksLikeUSPhone(a+" "+strings.TrimRight(b, ".!?:;"))
 }
 
 func mrnLabel(w string) bool {
@@ -221,6 +220,14 @@ func LooksLikeMBI(s string) bool {
 		}
 	}
 	return true
+}
+
+// looksLikeIP accepts an address alone or, as inet prints it, with a prefix length.
+func looksLikeIP(s string) bool {
+	if i := strings.IndexByte(s, '/'); i > 0 && i >= len(s)-4 && allDigits(s[i+1:]) {
+		s = s[:i]
+	}
+	return LooksLikeIPv4(s) || LooksLikeIPv6(s)
 }
 
 // looksLikeURL accepts http(s) and www. addresses without spaces.

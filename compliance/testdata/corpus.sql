@@ -50,7 +50,7 @@ INSERT INTO synpuf.carrier_claims
 SELECT upper(substr(md5((i % 500 + 1)::text), 1, 16)), (887000000000000 + i)::text,
        to_char(date '2009-01-01' + i % 700, 'YYYYMMDD'), to_char(date '2009-01-05' + i % 700, 'YYYYMMDD'),
        (ARRAY['4019', '25000', 'V5869', '2724'])[1 + i % 4],
-       (ARRAY['1234567893', '1003000126', '1487776542'])[1 + i % 3], lpad((i * 7919 % 999999999)::text, 9, '0'),
+       (ARRAY['1234567893', '1003000126', '1487776548'])[1 + i % 3], lpad((i * 7919 % 999999999)::text, 9, '0'),
        (ARRAY['99213', '99214', '80053'])[1 + i % 3], (i % 90) * 10
 FROM generate_series(1, 1500) i;
 
@@ -131,7 +131,7 @@ CREATE SCHEMA billing;
 CREATE TABLE billing.prov (
   prov_id integer PRIMARY KEY, npi text, prov_nm text, phone text, specialty text);
 INSERT INTO billing.prov
-SELECT i, (ARRAY['1234567893', '1003000126', '1487776542', '1417990876'])[1 + i % 4],
+SELECT i, (ARRAY['1234567893', '1003000126', '1487776548', '1417990870'])[1 + i % 4],
        'Dr. ' || (ARRAY['Okoro', 'Lind', 'Patel'])[1 + i % 3] || i,
        format('(%s) 555-%s', 300 + i % 500, lpad(i::text, 4, '0')), (ARRAY['FM', 'IM'])[1 + i % 2]
 FROM generate_series(1, 200) i;

@@ -113,6 +113,7 @@ a plan and runs only with --apply.`,
 		a.indexCommand(),
 		a.fixCommand(),
 		a.actionsCommand(),
+		a.phiCommand(),
 		a.configCommand(),
 	)
 	setNoArgs(root)
