@@ -88,3 +88,81 @@ func writeNotSampled(w io.Writer, d *Discovery, head, bullet string) error {
 }
 
 func mdCell(s string) string { return strings.ReplaceAll(s, "|", `\|`) }
+
+// WriteReportJSON writes the audit: {"score": ..., "standards": [{"checks": [...]}], ...}.
+func WriteReportJSON(w io.Writer, r *Report) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(r)
+}
+
+// statusMark is how a check's status reads in text and Markdown.
+func statusMark(s Status) string {
+	switch s {
+	case Pass:
+		return "PASS"
+	case Fail:
+		return "FAIL"
+	case Unknown:
+		return "UNKNOWN"
+	}
+	return "N/A"
+}
+
+// Summary is the one-line verdict: "HIPAA 164.312 score 72.5/100 (capped: a critical check failed)".
+func (r *Report) Summary() string {
+	s := fmt.Sprintf("HIPAA 164.312 score %.1f/100", r.Score)
+	if r.Capped {
+		s += fmt.Sprintf(" (capped at %d: a critical check failed)", CriticalCap)
+	}
+	if r.Unknown > 0 {
+		s += fmt.Sprintf("; %d checks unknown", r.Unknown)
+	}
+	return s
+}
+
+// WriteReportText writes the score, each standard, and each check with its status.
+func WriteReportText(w io.Writer, r *Report) error {
+	ew := display.NewWriter(w)
+	fmt.Fprintf(ew, "%s\n%d PHI columns in %d tables (as %s)\n", r.Summary(), r.PHIColumns, len(r.PHITables), r.User)
+	for _, s := range r.Standards {
+		fmt.Fprintf(ew, "\n%s %s: %.1f\n", s.Paragraph, s.Title, s.Score)
+		for _, c := range s.Checks {
+			if c.Status == Pass || c.Status == NotApplicable {
+				fmt.Fprintf(ew, "  %-7s %-8s %s\n", statusMark(c.Status), c.Severity, c.ID)
+				continue
+			}
+			fmt.Fprintf(ew, "  %-7s %-8s %s: %s", statusMark(c.Status), c.Severity, c.ID, c.Title)
+			if c.Detail != "" {
+				fmt.Fprintf(ew, " (%s)", c.Detail)
+			}
+			fmt.Fprintln(ew)
+			if c.Status == Fail {
+				for _, o := range c.Objects {
+					fmt.Fprintf(ew, "            - %s\n", o)
+				}
+				if c.Fix != "" {
+					fmt.Fprintf(ew, "            fix: %s\n", c.Fix)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// WriteReportMarkdown writes the audit as Markdown.
+func WriteReportMarkdown(w io.Writer, r *Report) error {
+	ew := display.NewWriter(w)
+	fmt.Fprintf(ew, "# HIPAA technical safeguards\n\n**%s**. %d PHI columns in %d tables.\n", r.Summary(), r.PHIColumns, len(r.PHITables))
+	for _, s := range r.Standards {
+		fmt.Fprintf(ew, "\n## %s %s: %.1f\n\n| Status | Severity | Check | Detail |\n| --- | --- | --- | --- |\n", s.Paragraph, s.Title, s.Score)
+		for _, c := range s.Checks {
+			detail := c.Detail
+			if len(c.Objects) > 0 {
+				detail += ": " + strings.Join(c.Objects, ", ")
+			}
+			fmt.Fprintf(ew, "| %s | %s | %s (`%s`, %s) | %s |\n", statusMark(c.Status), c.Severity, c.Title, c.ID, c.Paragraph, mdCell(detail))
+		}
+	}
+	return nil
+}

@@ -42,6 +42,7 @@ type Profile struct {
 	Monitor        Monitor        `yaml:"monitor"`
 	Healthcare     Healthcare     `yaml:"healthcare"`
 	Checks         Checks         `yaml:"checks"`
+	Compliance     Compliance     `yaml:"compliance"`
 
 	// origins says where each non-default value came from (key path relative to the
 	// profile, e.g. "indexOptimizer.minTableRows"), so validation can point at the file
@@ -139,12 +140,19 @@ type AlertThresholds struct {
 // Healthcare overrides PHI classification. Entries are "table", "schema.table",
 // "table.column" or "schema.table.column".
 type Healthcare struct {
-	PHITables  []string `yaml:"phiTables" reader:"check, queries, index advise"`
-	PHIColumns []string `yaml:"phiColumns" reader:"check, queries, index advise"`
+	PHITables  []string `yaml:"phiTables" reader:"check, queries, index advise, phi, comply"`
+	PHIColumns []string `yaml:"phiColumns" reader:"check, queries, index advise, phi, comply"`
 	// NotPHI lists tables and columns that must never be classified as PHI.
-	NotPHI []string `yaml:"notPHI" reader:"check, queries, index advise"`
+	NotPHI []string `yaml:"notPHI" reader:"check, queries, index advise, phi, comply"`
 	// PatientTables lists tables holding patient rows; empty means detect by name.
-	PatientTables []string `yaml:"patientTables" reader:"check, queries, index advise"`
+	PatientTables []string `yaml:"patientTables" reader:"check, queries, index advise, phi, comply"`
+}
+
+// Compliance tunes the HIPAA audit.
+type Compliance struct {
+	// Attestations name safeguards SQL cannot see, attested by whoever runs the audit:
+	// disk_encryption, os_access, emergency_access.
+	Attestations []string `yaml:"attestations" reader:"comply, check"`
 }
 
 // Checks tunes the health checks. Check ids and threshold names are those listed by

@@ -1026,7 +1026,7 @@ func TestErrorFormat(t *testing.T) {
 }
 
 // knownReaders are the commands a reader tag may name.
-var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true}
+var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true, "phi": true, "comply": true}
 
 func TestReaderTags(t *testing.T) {
 	// Every setting says which commands read it, so that a key nothing reads cannot be
@@ -1072,7 +1072,7 @@ func TestReaderTags(t *testing.T) {
 		"indexOptimizer.minTableRows":           "index advise",
 		"indexOptimizer.unusedIndexMinDays":     "check, index advise",
 		"monitor.alertThresholds.cacheHitRatio": "check",
-		"healthcare.phiTables":                  "check, queries, index advise",
+		"healthcare.phiTables":                  "check, queries, index advise, phi, comply",
 		"checks.disabled":                       "check, queries",
 	}
 	seen := map[string]bool{}
