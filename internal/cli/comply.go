@@ -51,16 +51,19 @@ emergency access) come from compliance.attestations in the configuration.`,
 func (a *app) comply(f complyFlags) error {
 	format, err := report.ParseFormat(f.format)
 	if err != nil {
-		return usageErrorf("--format: %v", err)
+		return usageHint("run 'pgmedic comply --help'", "--format: %v", err)
 	}
-	if f.sample < 0 || f.minScore < 0 || f.minScore > 100 {
-		return usageErrorf("--sample must be 0 or more and --min-score between 0 and 100")
+	if f.sample < 0 {
+		return usageHint("0 judges by names and foreign keys only", "--sample must be 0 or more, got %d", f.sample)
+	}
+	if f.minScore < 0 || f.minScore > 100 {
+		return usageHint("scores run from 0 to 100", "--min-score must be between 0 and 100, got %g", f.minScore)
 	}
 	var failOn *finding.Severity
 	if f.failOn != "" {
 		s, err := finding.ParseSeverity(f.failOn)
 		if err != nil {
-			return usageErrorf("--fail-on: %v", err)
+			return usageHint("e.g. --fail-on high", "--fail-on: %v", err)
 		}
 		failOn = &s
 	}
@@ -98,7 +101,7 @@ func (a *app) complianceConfig() (*config.Profile, error) {
 	}
 	for _, at := range cfg.Compliance.Attestations {
 		if !slices.Contains(compliance.Attestations(), at) {
-			return nil, usageErrorf("compliance.attestations: unknown attestation %q (known: %s)", at, strings.Join(compliance.Attestations(), ", "))
+			return nil, usageHint("attest only what is true: "+strings.Join(compliance.Attestations(), ", "), "compliance.attestations: unknown attestation %q", at)
 		}
 	}
 	return cfg, nil

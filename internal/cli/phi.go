@@ -46,7 +46,7 @@ func (a *app) phi(f phiFlags) error {
 		return err
 	}
 	if f.sample < 0 || f.sample > 1_000_000 {
-		return usageErrorf("--sample must be between 0 and 1000000 rows, got %d", f.sample)
+		return usageHint("500 rows per table is the default; 0 judges by names and foreign keys only", "--sample must be between 0 and 1000000 rows, got %d", f.sample)
 	}
 	if err := checkOutput(f.output); err != nil {
 		return err
@@ -80,5 +80,5 @@ func discoveryWriter(format string) (func(io.Writer, *compliance.Discovery, bool
 	case "markdown":
 		return compliance.WriteDiscoveryMarkdown, nil
 	}
-	return nil, usageErrorf("--format must be text, json or markdown, got %q", format)
+	return nil, usageHint("run 'pgmedic phi --help'", "--format must be text, json or markdown, got %q", format)
 }
