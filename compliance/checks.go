@@ -242,7 +242,7 @@ func accessChecks() []Check {
 				return failOn(bad, "%d of %d PHI tables rely on table grants alone", len(bad), len(f.PHITables))
 			}},
 		{ID: "rls.always_true", Standard: finding.AccessControl, Paragraph: "164.312(a)(1)", Severity: finding.High,
-			Title: "Row-level security policies that let every row through", Needs: []string{"phi_tables"},
+			Title: "Row-level security policies that let every role see every row", Needs: []string{"phi_tables"},
 			Fix: "rewrite the policy's USING and WITH CHECK to restrict rows",
 			Run: func(f *Facts) Outcome {
 				var bad []string
@@ -344,7 +344,7 @@ func auditChecks() []Check {
 			Run: func(f *Facts) Outcome {
 				var bad []string
 				for _, t := range f.PHITables {
-					if !t.AuditTrigger && !strings.HasPrefix(t.Name, "audit.") {
+					if !t.AuditTrigger && t.Role != string(healthcare.Audit) && !strings.HasPrefix(t.Name, AuditSchema+".") {
 						bad = append(bad, t.Name)
 					}
 				}

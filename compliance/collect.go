@@ -103,7 +103,7 @@ func (c *collector) phiTables() error {
 	return c.query(`
 	SELECT n.nspname || '.' || c.relname, pg_get_userbyid(c.relowner), c.relrowsecurity, c.relforcerowsecurity,
 	       (SELECT count(*) FROM pg_policy p WHERE p.polrelid = c.oid),
-	       coalesce(array(SELECT p.polname FROM pg_policy p WHERE p.polrelid = c.oid AND p.polpermissive
+	       coalesce(array(SELECT p.polname FROM pg_policy p WHERE p.polrelid = c.oid AND p.polpermissive AND 0 = ANY (p.polroles)
 	           AND (regexp_replace(coalesce(pg_get_expr(p.polqual, p.polrelid), ''), '[()\s]', '', 'g') IN ('true', '1=1')
 	             OR regexp_replace(coalesce(pg_get_expr(p.polwithcheck, p.polrelid), ''), '[()\s]', '', 'g') IN ('true', '1=1'))
 	           ORDER BY 1), '{}'),
@@ -120,6 +120,11 @@ func (c *collector) phiTables() error {
 		if err := r.Scan(&t.Name, &t.Owner, &t.RLS, &t.Force, &t.Policies, &t.AlwaysTrue, &t.PublicPrivs,
 			&t.AuditTrigger, &t.AuditedReads); err != nil {
 			return err
+		}
+		for _, d := range c.f.PHI.Tables {
+			if d.Schema+"."+d.Name == t.Name {
+				t.Role = d.Role
+			}
 		}
 		c.f.PHITables = append(c.f.PHITables, t)
 		return nil

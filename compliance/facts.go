@@ -42,6 +42,7 @@ type RoleInfo struct {
 // TableSec is what the audit needs to know about one PHI table.
 type TableSec struct {
 	Name         string // schema.table
+	Role         string // the table's role from discovery (patient, claim, audit ...)
 	Owner        string
 	RLS, Force   bool
 	Policies     int

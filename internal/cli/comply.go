@@ -45,6 +45,7 @@ emergency access) come from compliance.attestations in the configuration.`,
 	cmd.Flags().StringVarP(&f.output, "output", "o", "", "write to this file instead of standard output")
 	cmd.Flags().StringVar(&f.failOn, "fail-on", "", "exit 1 when a check at or above this severity fails")
 	cmd.Flags().Float64Var(&f.minScore, "min-score", 0, "exit 1 when the score is below this")
+	cmd.AddCommand(a.complyFixCommand())
 	return cmd
 }
 

@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/pgmedic/pgmedic/change"
+	"github.com/pgmedic/pgmedic/compliance"
+	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/finding"
+	"github.com/pgmedic/pgmedic/internal/display"
+	"github.com/pgmedic/pgmedic/pgconn"
+)
+
+type complyFixFlags struct {
+	apply     bool
+	skip      []string
+	sample    int
+	daysAhead int
+}
+
+func (a *app) complyFixCommand() *cobra.Command {
+	var f complyFixFlags
+	cmd := &cobra.Command{
+		Use:   "fix",
+		Short: "Plan (or with --apply, run) the HIPAA hardening: roles, grants, RLS, audit trail, pgaudit, settings",
+		Long: `fix plans what closes the audit's findings, each step with the lock it takes and a check
+that skips it when its effect is already in place (a second run changes nothing):
+
+  roles     app_readonly, app_readwrite (no DELETE on PHI), app_admin, with least
+            privilege on every PHI table; audit logs append-only for the application
+  grants    PUBLIC loses every privilege on PHI tables, and CREATE on schema public
+  rls       a provider's session (SET LOCAL app.current_provider_id = ...) sees only its
+            own rows, through the table's provider column, a linking table such as
+            appointments, or a parent row; the indexes the policies need are built
+            concurrently first; app_admin sees every row
+  audit     audit.phi_changes, partitioned by day and append-only, written by a trigger
+            on every PHI table (old and new row as jsonb, app.current_user_id, client)
+  pgaudit   the extension, object auditing of PHI reads, ddl/role/write classes
+            (loading pgaudit needs a restart: the plan says so)
+  settings  connection logging, log_line_prefix, idle timeouts, SCRAM, TLS 1.2+,
+            fsync, and no statement values in the log, then a reload
+
+Nothing changes without --apply; the steps run through pgmedic's executor (lock
+timeouts, retries, an audit row per step in pgmedic.actions).`,
+		Example: `  pgmedic comply fix --dsn postgres://admin@db.example.org/ehr
+  pgmedic comply fix --skip rls,pgaudit --apply`,
+		RunE: func(cmd *cobra.Command, args []string) error { return a.complyFix(f) },
+	}
+	cmd.Flags().BoolVar(&f.apply, "apply", false, "run the plan (default: print it)")
+	cmd.Flags().StringSliceVar(&f.skip, "skip", nil, "parts to leave out: "+strings.Join(compliance.HardenParts(), ", "))
+	cmd.Flags().IntVar(&f.sample, "sample", 500, "rows sampled per table for PHI discovery (0: names only)")
+	cmd.Flags().IntVar(&f.daysAhead, "audit-days-ahead", 7, "daily partitions of the audit trail to create ahead")
+	return cmd
+}
+
+func (a *app) complyFix(f complyFixFlags) error {
+	for _, s := range f.skip {
+		if !slices.Contains(compliance.HardenParts(), s) {
+			return usageHint("parts are "+strings.Join(compliance.HardenParts(), ", "), "--skip: unknown part %q", s)
+		}
+	}
+	if f.sample < 0 || f.daysAhead < 1 || f.daysAhead > 366 {
+		return usageHint("e.g. --sample 500 --audit-days-ahead 7", "--sample must be 0 or more and --audit-days-ahead between 1 and 366")
+	}
+	cfg, err := a.complianceConfig()
+	if err != nil {
+		return err
+	}
+	plan, notes, err := a.hardenPlan(cfg.Healthcare, f)
+	if err != nil {
+		return err
+	}
+	for _, n := range notes {
+		a.logf("pgmedic: note: %s", n)
+	}
+	if !f.apply {
+		if err := change.DryRun(display.NewWriter(a.stdout), plan); err != nil {
+			return err
+		}
+		fmt.Fprintln(a.stdout, "-- dry run: nothing was changed; add --apply to run these steps")
+		return nil
+	}
+	run, err := a.execute(cfg, plan, "pgmedic comply fix")
+	if err != nil {
+		return err
+	}
+	return a.reportRun(run)
+}
+
+// hardenPlan discovers the PHI and reads the facts on a read-only session, then plans.
+func (a *app) hardenPlan(hc config.Healthcare, f complyFixFlags) (*finding.Plan, []string, error) {
+	cfg, _ := a.loadConfig()
+	conn, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, readOnly))
+	if err != nil {
+		return nil, nil, err
+	}
+	defer conn.Close(a.ctx)
+	sample := f.sample
+	if sample == 0 {
+		sample = -1
+	}
+	disc, err := compliance.Discover(a.ctx, conn, hc, compliance.DiscoverOptions{Sample: sample})
+	if err != nil {
+		return nil, nil, &jobError{msg: "PHI discovery failed: " + a.scrub(err.Error()), hint: "check that the role may read the catalog"}
+	}
+	facts := compliance.Collect(a.ctx, conn, disc, cfg.Compliance.Attestations)
+	plan, notes, err := compliance.HardenPlan(a.ctx, conn, disc, facts, compliance.HardenOptions{Skip: f.skip, AuditDaysAhead: f.daysAhead})
+	if err != nil {
+		return nil, nil, &jobError{msg: "planning the hardening failed: " + a.scrub(err.Error()), hint: "check that the role may read the catalog"}
+	}
+	return plan, notes, nil
+}
