@@ -81,7 +81,7 @@ func auditSteps(tables []*phiTable, daysAhead int) []finding.Step {
 			SQL: auditTrailSQL, Kind: "ddl", Lock: "none (a new table)", Object: AuditSchema + "." + AuditTrail,
 			Check: relationExists(AuditSchema, AuditTrail)},
 		{Description: "create the default partition of the audit trail, so no write ever lacks a partition",
-			SQL: fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF %s DEFAULT", ident.Quote(AuditSchema, AuditTrail+"_default"), trail),
+			SQL:  fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s PARTITION OF %s DEFAULT", ident.Quote(AuditSchema, AuditTrail+"_default"), trail),
 			Kind: "ddl", Lock: "ACCESS EXCLUSIVE on the new, empty trail", Object: AuditSchema + "." + AuditTrail + "_default",
 			Check: relationExists(AuditSchema, AuditTrail+"_default")},
 	}

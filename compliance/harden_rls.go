@@ -5,10 +5,10 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/pgmedic/pgmedic/change"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/healthcare"
 	"github.com/pgmedic/pgmedic/internal/ident"
-	"github.com/pgmedic/pgmedic/change"
 )
 
 // Policy names pgmedic creates.

@@ -30,8 +30,8 @@ func roleSteps(tables, others []*phiTable) []finding.Step {
 	for _, s := range schemasOf(append(append([]*phiTable(nil), tables...), others...)) {
 		q := ident.Quote(s)
 		out = append(out, finding.Step{Description: "let the application roles use schema " + s,
-			SQL:    fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s, %s, %s", q, ident.Quote(RoleReadOnly), ident.Quote(RoleReadWrite), ident.Quote(RoleAdmin)),
-			Kind:   "ddl", Lock: catalogOnly, Object: s,
+			SQL:  fmt.Sprintf("GRANT USAGE ON SCHEMA %s TO %s, %s, %s", q, ident.Quote(RoleReadOnly), ident.Quote(RoleReadWrite), ident.Quote(RoleAdmin)),
+			Kind: "ddl", Lock: catalogOnly, Object: s,
 			Check: fmt.Sprintf("SELECT has_schema_privilege(%s, %s, 'USAGE') AND has_schema_privilege(%s, %s, 'USAGE') AND has_schema_privilege(%s, %s, 'USAGE')",
 				ident.Literal(RoleReadOnly), ident.Literal(s), ident.Literal(RoleReadWrite), ident.Literal(s), ident.Literal(RoleAdmin), ident.Literal(s))})
 		out = append(out, finding.Step{Description: "let the writers draw from the sequences of schema " + s,
