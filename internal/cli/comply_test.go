@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -108,5 +110,49 @@ func TestComplyBadInput(t *testing.T) {
 	r := run(t, "comply", "--config", cfg, "--dsn", "postgres://127.0.0.1:1/x")
 	if line := oneErrorLine(t, r); r.code != 2 || !strings.Contains(line, "disk_encryption") {
 		t.Errorf("unknown attestation: exit %d, %q", r.code, line)
+	}
+}
+
+func TestComplyFixDryRunAndBadInput(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, complySchema)
+	r := run(t, "comply", "fix", "--dsn", db.URI, "--skip", "settings,pgaudit")
+	if r.code != 0 || !strings.Contains(r.stdout, "CREATE ROLE \"app_readonly\"") || !strings.Contains(r.stdout, "dry run") ||
+		strings.Contains(r.stdout, "ALTER SYSTEM") {
+		t.Fatalf("dry run: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_roles WHERE rolname = 'app_readonly'"); n != 0 {
+		t.Fatal("the dry run created a role")
+	}
+	dir := t.TempDir()
+	loose := filepath.Join(dir, "k")
+	if err := os.WriteFile(loose, []byte(strings.Repeat("ab", 32)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"--skip", "everything"}, 2, "unknown part"},
+		{[]string{"--encrypt", "public.pt.soc_sec"}, 2, "exactly one of --key-file and --key-env"},
+		{[]string{"--key-file", loose}, 2, "go with --encrypt"},
+		{[]string{"--encrypt", "public.pt.soc_sec", "--key-file", loose}, 2, "chmod 600"},
+		{[]string{"--encrypt", "public.pt.soc_sec", "--key-env", "PGMEDIC_TEST_NO_SUCH_KEY"}, 2, "is not set"},
+		{[]string{"--encrypt", "pt", "--key-env", "PGMEDIC_TEST_KEY"}, 2, "schema.table.column"},
+		{[]string{"--encrypt", "public.pt.no_such", "--key-env", "PGMEDIC_TEST_KEY"}, 1, "no such column"},
+		{[]string{"--encrypt", "public.visit.vdate", "--key-env", "PGMEDIC_TEST_KEY", "--apply"}, 0, ""},
+	} {
+		t.Setenv("PGMEDIC_TEST_KEY", strings.Repeat("cd", 32))
+		r := run(t, append([]string{"comply", "fix", "--dsn", db.URI, "--skip", "roles,grants,rls,audit,pgaudit,settings"}, c.args...)...)
+		if c.code == 0 {
+			if r.code != 0 {
+				t.Errorf("%v: exit %d %s", c.args, r.code, r.stderr)
+			}
+			continue
+		}
+		if line := oneErrorLine(t, r); r.code != c.code || !strings.Contains(line, c.want) || !strings.Contains(line, "hint:") {
+			t.Errorf("%v: exit %d, %q", c.args, r.code, line)
+		}
 	}
 }

@@ -1,7 +1,9 @@
 package cli
 
 import (
+	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
@@ -12,12 +14,17 @@ import (
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/internal/display"
+	"github.com/pgmedic/pgmedic/internal/keyfile"
 	"github.com/pgmedic/pgmedic/pgconn"
+	"github.com/pgmedic/pgmedic/phicrypt"
 )
 
 type complyFixFlags struct {
 	apply     bool
 	skip      []string
+	encrypt   []string
+	keyFile   string
+	keyEnv    string
 	sample    int
 	daysAhead int
 }
@@ -54,6 +61,9 @@ timeouts, retries, an audit row per step in pgmedic.actions).`,
 	cmd.Flags().StringSliceVar(&f.skip, "skip", nil, "parts to leave out: "+strings.Join(compliance.HardenParts(), ", "))
 	cmd.Flags().IntVar(&f.sample, "sample", 500, "rows sampled per table for PHI discovery (0: names only)")
 	cmd.Flags().IntVar(&f.daysAhead, "audit-days-ahead", 7, "daily partitions of the audit trail to create ahead")
+	cmd.Flags().StringSliceVar(&f.encrypt, "encrypt", nil, "encrypt these PHI columns (schema.table.column) with AES-256-GCM in pgmedic; the plaintext column is dropped at the end")
+	cmd.Flags().StringVar(&f.keyFile, "key-file", "", "master key for --encrypt: a file of 32 bytes (raw, hex or base64), mode 0600")
+	cmd.Flags().StringVar(&f.keyEnv, "key-env", "", "master key for --encrypt from this environment variable (hex or base64)")
 	return cmd
 }
 
@@ -66,11 +76,19 @@ func (a *app) complyFix(f complyFixFlags) error {
 	if f.sample < 0 || f.daysAhead < 1 || f.daysAhead > 366 {
 		return usageHint("e.g. --sample 500 --audit-days-ahead 7", "--sample must be 0 or more and --audit-days-ahead between 1 and 366")
 	}
+	master, err := a.masterKey(f)
+	if err != nil {
+		return err
+	}
 	cfg, err := a.complianceConfig()
 	if err != nil {
 		return err
 	}
 	plan, notes, err := a.hardenPlan(cfg.Healthcare, f)
+	if err != nil {
+		return err
+	}
+	runners, err := a.encryptSteps(cfg, plan, f.encrypt, master)
 	if err != nil {
 		return err
 	}
@@ -84,7 +102,7 @@ func (a *app) complyFix(f complyFixFlags) error {
 		fmt.Fprintln(a.stdout, "-- dry run: nothing was changed; add --apply to run these steps")
 		return nil
 	}
-	run, err := a.execute(cfg, plan, "pgmedic comply fix")
+	run, err := a.executeWith(cfg, plan, "pgmedic comply fix", runners)
 	if err != nil {
 		return err
 	}
@@ -113,4 +131,63 @@ func (a *app) hardenPlan(hc config.Healthcare, f complyFixFlags) (*finding.Plan,
 		return nil, nil, &jobError{msg: "planning the hardening failed: " + a.scrub(err.Error()), hint: "check that the role may read the catalog"}
 	}
 	return plan, notes, nil
+}
+
+// masterKey loads the key --encrypt needs; without --encrypt there is none.
+func (a *app) masterKey(f complyFixFlags) (*phicrypt.MasterKey, error) {
+	switch {
+	case len(f.encrypt) == 0 && f.keyFile == "" && f.keyEnv == "":
+		return nil, nil
+	case len(f.encrypt) == 0:
+		return nil, usageHint("e.g. --encrypt public.patients.ssn --key-file /etc/pgmedic/phi.key", "--key-file and --key-env go with --encrypt")
+	case (f.keyFile == "") == (f.keyEnv == ""):
+		return nil, usageHint("create a key with 'openssl rand -hex 32 > phi.key; chmod 600 phi.key' and keep it off the database server", "--encrypt needs exactly one of --key-file and --key-env")
+	}
+	var key []byte
+	var err error
+	if f.keyFile != "" {
+		key, err = keyfile.Load(f.keyFile, "openssl rand -hex 32 > "+f.keyFile+"; chmod 600 "+f.keyFile)
+	} else {
+		key, err = keyfile.FromEnv(f.keyEnv, os.LookupEnv)
+	}
+	var ke *keyfile.Error
+	if errors.As(err, &ke) {
+		return nil, usageHint(ke.Hint, "%s", ke.Error())
+	}
+	if err != nil {
+		return nil, err
+	}
+	return phicrypt.NewMasterKey(key)
+}
+
+// encryptSteps appends the encryption of each --encrypt column to the plan.
+func (a *app) encryptSteps(cfg *config.Profile, plan *finding.Plan, cols []string, master *phicrypt.MasterKey) (map[string]change.Runner, error) {
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	conn, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, readOnly))
+	if err != nil {
+		return nil, err
+	}
+	defer conn.Close(a.ctx)
+	runners := map[string]change.Runner{}
+	for _, c := range cols {
+		schema, table, column, err := compliance.ParseColumn(c)
+		if err != nil {
+			return nil, usageHint("e.g. --encrypt public.patients.ssn", "--encrypt: %v", err)
+		}
+		p, rs, err := compliance.EncryptPlan(a.ctx, conn, compliance.EncryptTarget{Schema: schema, Table: table, Column: column,
+			Master: master, Progress: func(msg string) { a.logf("%s", msg) }})
+		if errors.Is(err, compliance.ErrNotEncryptable) {
+			return nil, &jobError{msg: err.Error(), hint: "pick a column of a table with a single-column primary key ('pgmedic phi' lists the PHI columns)"}
+		}
+		if err != nil {
+			return nil, err
+		}
+		plan.Steps = append(plan.Steps, p.Steps...)
+		for k, r := range rs {
+			runners[k] = r
+		}
+	}
+	return runners, nil
 }

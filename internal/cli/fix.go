@@ -99,6 +99,11 @@ func objectSuffix(object string) string {
 // execute runs a plan through the executor on a read-write session, with a second one
 // watching progress.
 func (a *app) execute(cfg *config.Profile, plan *finding.Plan, tool string) (*change.Result, error) {
+	return a.executeWith(cfg, plan, tool, nil)
+}
+
+// executeWith is execute for plans with Go-driven steps (their runners by name).
+func (a *app) executeWith(cfg *config.Profile, plan *finding.Plan, tool string, runners map[string]change.Runner) (*change.Result, error) {
 	conn, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, writes))
 	if err != nil {
 		return nil, err
@@ -110,7 +115,7 @@ func (a *app) execute(cfg *config.Profile, plan *finding.Plan, tool string) (*ch
 	}
 	defer watch.Close(context.Background())
 	ex := change.New(conn, change.Options{Tool: tool + " (" + version + ")", LockTimeout: cfg.Connection.LockTimeout.Duration,
-		Watch: watch, Progress: func(msg string) { a.logf("%s", msg) }})
+		Watch: watch, Progress: func(msg string) { a.logf("%s", msg) }, Runners: runners})
 	run, err := ex.Run(a.ctx, plan)
 	return run, executorError(err)
 }
