@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/pgmedic/pgmedic/compliance"
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/explain"
 	"github.com/pgmedic/pgmedic/finding"
@@ -31,6 +32,9 @@ type Options struct {
 	Planner *explain.Planner
 	// Snapshot tunes the collection Check makes.
 	Snapshot snapshot.Options
+	// Compliance is a HIPAA audit to include (Check runs one on a live database when
+	// queryAnalyzer.enableHealthcareCompliance is on); nil leaves the section out.
+	Compliance *compliance.Report
 }
 
 // Result is a check-up's findings and the report input that renders them.
@@ -39,6 +43,8 @@ type Result struct {
 	Report   *report.Input
 	// Queries is the query analysis, nil when the snapshot has no workload.
 	Queries *queryperf.Result
+	// Compliance is the HIPAA audit, when one ran (Options.Compliance).
+	Compliance *compliance.Report
 }
 
 // Check collects a snapshot on conn (a read-only session is enough), plans the
@@ -48,7 +54,17 @@ func Check(ctx context.Context, conn *pgx.Conn, cfg *config.Profile, opts Option
 	if err != nil {
 		return nil, err
 	}
-	if opts.Planner == nil && snap.Workload.Available && (cfg == nil || cfg.QueryAnalyzer.EnableQueryPlan) {
+	if cfg == nil {
+		if cfg, err = config.Defaults(config.Production); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Compliance == nil && cfg.QueryAnalyzer.EnableHealthcareCompliance {
+		if cfg, opts.Compliance, err = Comply(ctx, conn, cfg); err != nil {
+			return nil, err
+		}
+	}
+	if opts.Planner == nil && snap.Workload.Available && cfg.QueryAnalyzer.EnableQueryPlan {
 		if opts.Planner, err = explain.New(ctx, conn); err != nil {
 			return nil, err
 		}
@@ -91,13 +107,40 @@ func Analyse(ctx context.Context, cfg *config.Profile, snap *snapshot.Snapshot, 
 		}
 		finding.Sort(fs)
 	}
+	checks := Checks(cfg)
+	var notes []string
+	if c := opts.Compliance; c != nil {
+		fs = append(fs, compliance.Findings(c.Results())...)
+		finding.Sort(fs)
+		checks = append(checks, compliance.CheckInfos()...)
+		notes = c.Notes()
+		res.Compliance = c
+	}
 	res.Findings = fs
-	res.Report = report.FromSnapshot(snap, fs, Checks(cfg), PHITables(snap, cls))
+	res.Report = report.FromSnapshot(snap, fs, checks, PHITables(snap, cls))
+	res.Report.Notes = append(res.Report.Notes, notes...)
 	if opts.Baseline != nil {
 		res.Report.Notes = append(res.Report.Notes, fmt.Sprintf("Compared with a snapshot taken %s earlier (%s).",
 			snap.CollectedAt.Sub(opts.Baseline.CollectedAt).Round(time.Minute), opts.Baseline.CollectedAt.Format(time.RFC3339)))
 	}
 	return res, nil
+}
+
+// Comply discovers the PHI on conn (sampling values read-only) and audits the HIPAA
+// technical safeguards. The returned profile adds the discovered PHI columns and tables
+// to cfg's healthcare section, so the health checks and query rules see them too.
+func Comply(ctx context.Context, conn *pgx.Conn, cfg *config.Profile) (*config.Profile, *compliance.Report, error) {
+	disc, err := compliance.Discover(ctx, conn, cfg.Healthcare, compliance.DiscoverOptions{})
+	if err != nil {
+		return cfg, nil, fmt.Errorf("PHI discovery: %w", err)
+	}
+	rep, err := compliance.Audit(ctx, conn, cfg, compliance.AuditOptions{Discovery: disc})
+	if err != nil {
+		return cfg, nil, err
+	}
+	enriched := *cfg
+	enriched.Healthcare = disc.Healthcare(cfg.Healthcare)
+	return &enriched, rep, nil
 }
 
 // Checks describes every health check and query rule for reports.

@@ -18,6 +18,8 @@ const (
 	Unknown Status = "unknown"
 	// NotApplicable: nothing to check (no PHI table, no audit table).
 	NotApplicable Status = "n/a"
+	// Disabled: switched off by compliance.disabled; left out of the score.
+	Disabled Status = "disabled"
 )
 
 // Check is one declared audit check.
@@ -68,13 +70,36 @@ type Result struct {
 	Fix string `json:"fix,omitempty"`
 }
 
-// Evaluate runs every check on the facts.
-func Evaluate(f *Facts) []Result {
+// Evaluate runs every check on the facts; disabled ones are reported, not run.
+func Evaluate(f *Facts, disabled []string) []Result {
+	off := map[string]bool{}
+	for _, d := range disabled {
+		off[strings.TrimPrefix(d, "hipaa.")] = true
+	}
 	var out []Result
 	for _, c := range Checks() {
+		if off[c.ID] {
+			out = append(out, Result{ID: c.ID, Paragraph: c.Paragraph, Title: c.Title, Severity: c.Severity, Fix: c.Fix,
+				Outcome: Outcome{Status: Disabled, Detail: "switched off by compliance.disabled"}})
+			continue
+		}
 		out = append(out, c.evaluate(f))
 	}
 	return out
+}
+
+// ValidateDisabled checks compliance.disabled entries against the audit's check ids.
+func ValidateDisabled(ids []string) error {
+	known := map[string]bool{}
+	for _, c := range Checks() {
+		known[c.ID] = true
+	}
+	for _, d := range ids {
+		if !known[strings.TrimPrefix(d, "hipaa.")] {
+			return fmt.Errorf("compliance.disabled: %q names no audit check", d)
+		}
+	}
+	return nil
 }
 
 func (c Check) evaluate(f *Facts) Result {
@@ -109,7 +134,7 @@ func Findings(results []Result) []finding.Finding {
 			continue
 		}
 		f := finding.Finding{
-			ID: finding.MakeID("hipaa."+r.ID, ""), Check: "hipaa." + r.ID, Area: "hipaa",
+			ID: finding.MakeID("hipaa."+r.ID, ""), Check: "hipaa." + r.ID, Area: "safeguards",
 			Severity: r.Severity, Status: finding.Open, Title: r.Title,
 			Detail: r.Detail, Recommendation: r.Fix, References: []finding.Reference{ruleOf(r.ID)},
 		}

@@ -105,6 +105,8 @@ func statusMark(s Status) string {
 		return "FAIL"
 	case Unknown:
 		return "UNKNOWN"
+	case Disabled:
+		return "OFF"
 	}
 	return "N/A"
 }
@@ -118,6 +120,9 @@ func (r *Report) Summary() string {
 	if r.Unknown > 0 {
 		s += fmt.Sprintf("; %d checks unknown", r.Unknown)
 	}
+	if r.Disabled > 0 {
+		s += fmt.Sprintf("; %d checks disabled by configuration", r.Disabled)
+	}
 	return s
 }
 
@@ -128,7 +133,7 @@ func WriteReportText(w io.Writer, r *Report) error {
 	for _, s := range r.Standards {
 		fmt.Fprintf(ew, "\n%s %s: %.1f\n", s.Paragraph, s.Title, s.Score)
 		for _, c := range s.Checks {
-			if c.Status == Pass || c.Status == NotApplicable {
+			if c.Status == Pass || c.Status == NotApplicable || c.Status == Disabled {
 				fmt.Fprintf(ew, "  %-7s %-8s %s\n", statusMark(c.Status), c.Severity, c.ID)
 				continue
 			}

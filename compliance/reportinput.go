@@ -12,7 +12,7 @@ import (
 func CheckInfos() []report.CheckInfo {
 	var out []report.CheckInfo
 	for _, c := range Checks() {
-		out = append(out, report.CheckInfo{ID: "hipaa." + c.ID, Area: "hipaa", Title: c.Title,
+		out = append(out, report.CheckInfo{ID: "hipaa." + c.ID, Area: "safeguards", Title: c.Title,
 			Description: c.Paragraph + ": " + c.Fix, Severity: c.Severity,
 			References: []finding.Reference{finding.HIPAARef(c.Standard)}})
 	}

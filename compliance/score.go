@@ -47,6 +47,7 @@ type Report struct {
 	PHIColumns int        `json:"phi_columns"`
 	PHITables  []string   `json:"phi_tables"`
 	Unknown    int        `json:"unknown_checks"`
+	Disabled   int        `json:"disabled_checks"`
 	Parts      []Part     `json:"parts"`
 	Collected  time.Time  `json:"collected_at"`
 	User       string     `json:"user"`
@@ -159,13 +160,19 @@ func Audit(ctx context.Context, conn *pgx.Conn, cfg *config.Profile, opts AuditO
 		}
 	}
 	facts := Collect(ctx, conn, disc, cfg.Compliance.Attestations)
-	results := Evaluate(facts)
+	if err := ValidateDisabled(cfg.Compliance.Disabled); err != nil {
+		return nil, err
+	}
+	results := Evaluate(facts, cfg.Compliance.Disabled)
 	r := &Report{PHIColumns: len(disc.PHIColumns()), PHITables: disc.PHITables(), Parts: facts.Parts,
 		Collected: facts.Collected, User: facts.User}
 	r.Score, r.Capped, r.Standards = Score(results)
 	for _, res := range results {
-		if res.Status == Unknown {
+		switch res.Status {
+		case Unknown:
 			r.Unknown++
+		case Disabled:
+			r.Disabled++
 		}
 	}
 	return r, nil

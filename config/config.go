@@ -67,7 +67,8 @@ type Connection struct {
 // QueryAnalyzer tunes slow-query analysis.
 type QueryAnalyzer struct {
 	SlowQueryThreshold Duration `yaml:"slowQueryThreshold" reader:"check, queries"`
-	// EnableHealthcareCompliance false switches the HIPAA query rules off.
+	// EnableHealthcareCompliance false switches the HIPAA query rules off, and the 164.312
+	// audit that check runs on a live database.
 	EnableHealthcareCompliance bool `yaml:"enableHealthcareCompliance" reader:"check, queries"`
 	// EnableQueryPlan false means the workload's statements are never EXPLAINed
 	// (`pgmedic explain` still plans the one statement it is asked about).
@@ -153,6 +154,9 @@ type Compliance struct {
 	// Attestations name safeguards SQL cannot see, attested by whoever runs the audit:
 	// disk_encryption, os_access, emergency_access.
 	Attestations []string `yaml:"attestations" reader:"comply, check"`
+	// Disabled lists audit checks (ids as 'pgmedic comply' shows them, without "hipaa.")
+	// that are not run: they are shown as disabled and left out of the score.
+	Disabled []string `yaml:"disabled" reader:"comply, check"`
 }
 
 // Checks tunes the health checks. Check ids and threshold names are those listed by

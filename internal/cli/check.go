@@ -197,19 +197,15 @@ func (a *app) check(f checkFlags) error {
 	} else if snap, err = a.collectSnapshot(a.dsn, f.collectFlags); err != nil {
 		return err
 	}
-	var planner *explain.Planner
-	if f.snapshotPath == "" && snap.Workload.Available {
-		// Plans make the statement findings specific; the session is read-only.
-		conn, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, readOnly))
-		if err != nil {
+	copts := checkup.Options{Baseline: baseline}
+	if f.snapshotPath == "" {
+		var done func()
+		if cfg, done, err = a.liveCheck(cfg, snap, &copts); err != nil {
 			return err
 		}
-		defer conn.Close(context.Background())
-		if planner, err = explain.New(a.ctx, conn); err != nil {
-			return err
-		}
+		defer done()
 	}
-	res, err := checkup.Analyse(a.ctx, cfg, snap, checkup.Options{Baseline: baseline, Planner: planner})
+	res, err := checkup.Analyse(a.ctx, cfg, snap, copts)
 	if err != nil {
 		return checkupError(err)
 	}
@@ -326,4 +322,39 @@ func unitSuffix(u string) string {
 		return u
 	}
 	return ""
+}
+
+// liveCheck opens the read-only session a check of a live database uses: the HIPAA audit
+// (whose PHI discovery also feeds the other checks) and the planner for the workload.
+// The returned function closes the session, which the planner needs until the analysis ends.
+func (a *app) liveCheck(cfg *config.Profile, snap *snapshot.Snapshot, copts *checkup.Options) (*config.Profile, func(), error) {
+	if !snap.Workload.Available && !cfg.QueryAnalyzer.EnableHealthcareCompliance {
+		return cfg, func() {}, nil
+	}
+	if cfg.QueryAnalyzer.EnableHealthcareCompliance {
+		if err := a.checkComplianceConfig(cfg); err != nil {
+			return nil, nil, err
+		}
+	}
+	conn, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, readOnly))
+	if err != nil {
+		return nil, nil, err
+	}
+	done := func() { conn.Close(context.Background()) }
+	if cfg.QueryAnalyzer.EnableHealthcareCompliance {
+		enriched, rep, err := checkup.Comply(a.ctx, conn, cfg)
+		if err != nil {
+			a.logf("pgmedic: warning: the HIPAA audit could not run (%s); the report leaves it out", a.scrub(err.Error()))
+		} else {
+			cfg, copts.Compliance = enriched, rep
+		}
+	}
+	if snap.Workload.Available {
+		// Plans make the statement findings specific; the session is read-only.
+		if copts.Planner, err = explain.New(a.ctx, conn); err != nil {
+			done()
+			return nil, nil, err
+		}
+	}
+	return cfg, done, nil
 }

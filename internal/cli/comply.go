@@ -94,18 +94,26 @@ func (a *app) comply(f complyFlags) error {
 	return complyExit(rep, failOn, f.minScore)
 }
 
-// complianceConfig loads the configuration and checks its attestations.
+// complianceConfig loads the configuration and checks its compliance section.
 func (a *app) complianceConfig() (*config.Profile, error) {
 	cfg, err := a.loadConfig()
 	if err != nil {
 		return nil, err
 	}
+	return cfg, a.checkComplianceConfig(cfg)
+}
+
+// checkComplianceConfig validates attestations and disabled audit checks.
+func (a *app) checkComplianceConfig(cfg *config.Profile) error {
 	for _, at := range cfg.Compliance.Attestations {
 		if !slices.Contains(compliance.Attestations(), at) {
-			return nil, usageHint("attest only what is true: "+strings.Join(compliance.Attestations(), ", "), "compliance.attestations: unknown attestation %q", at)
+			return usageHint("attest only what is true: "+strings.Join(compliance.Attestations(), ", "), "compliance.attestations: unknown attestation %q", at)
 		}
 	}
-	return cfg, nil
+	if err := compliance.ValidateDisabled(cfg.Compliance.Disabled); err != nil {
+		return usageHint("run 'pgmedic comply' to see the check ids", "%v", err)
+	}
+	return nil
 }
 
 func writeCompliance(w io.Writer, format report.Format, rep *compliance.Report) error {

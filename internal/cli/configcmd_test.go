@@ -100,7 +100,7 @@ func TestConfigValidateListsReaders(t *testing.T) {
 		{"monitor.alertThresholds.connectionCount", "70", "PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT", "check"},
 		{"queryAnalyzer.slowQueryThreshold", "1s", "default", "check, queries"},
 		{"connection.lockTimeout", "2s", "default", "every command that connects"},
-		{"healthcare.phiTables", "[]", "default", "check, queries, index advise"},
+		{"healthcare.phiTables", "[]", "default", "check, queries, index advise, phi, comply"},
 	}
 	for _, tt := range tests {
 		value, from, readers := settingLine(t, r.stdout, tt.key)

@@ -74,9 +74,11 @@ appointment data. This version:
   - recommends indexes for the whole workload, measured with HypoPG, and builds or
     drops them online (index advise, index apply);
   - carries out the fixes of health findings (fix) and keeps an audit log of every
-    change it makes (actions).
-Partitioning, connection pools, monitoring and the HIPAA safeguards audit are not in
-this version. Analysis is read-only; anything that changes a database is printed as
+    change it makes (actions);
+  - finds the PHI in every column from names, sampled values and foreign keys (phi),
+    audits and scores the HIPAA technical safeguards of 45 CFR 164.312 and hardens
+    them: roles, RLS, an audit trail, pgaudit, column encryption (comply, comply fix).
+Partitioning, connection pools and monitoring are not in this version. Analysis is read-only; anything that changes a database is printed as
 a plan and runs only with --apply.`,
 		Version:       version,
 		SilenceUsage:  true,
