@@ -60,9 +60,9 @@ func alterSystemStep(name, value, why string) finding.Step {
 		Undo: "ALTER SYSTEM RESET " + ident.Quote(name)}
 }
 
-// reloadStep makes the settings take effect; it is done when the configuration was
+// ReloadStep makes the settings take effect; it is done when the configuration was
 // loaded after postgresql.auto.conf last changed.
-func reloadStep() finding.Step {
+func ReloadStep() finding.Step {
 	return finding.Step{Description: "reload the configuration so the settings above take effect",
 		SQL: "SELECT pg_catalog.pg_reload_conf()", Kind: "setting", NoTransaction: true, Lock: "none", Object: "configuration",
 		Check: "SELECT (pg_catalog.pg_stat_file('postgresql.auto.conf')).modification <= pg_catalog.pg_conf_load_time()",
@@ -77,7 +77,7 @@ func settingSteps(facts *Facts) []finding.Step {
 			out = append(out, alterSystemStep(s.name, s.value, s.why))
 		}
 	}
-	return append(out, reloadStep())
+	return append(out, ReloadStep())
 }
 
 // pgauditSteps: pgaudit must be preloaded (a restart); once it is, the extension, the
@@ -114,4 +114,26 @@ func pgauditSteps(tables []*phiTable, facts *Facts) ([]finding.Step, []string) {
 		alterSystemStep("pgaudit.log_parameter", "off", "keep bound values (PHI) out of the log"),
 		alterSystemStep("pgaudit.log_relation", "on", "one record per table a statement touches"))
 	return out, nil
+}
+
+// BenchSwitchPlan switches the audit triggers and pgaudit's logging on or off, for
+// measuring what each costs (pgmedic bench harden). It needs the hardening installed.
+func BenchSwitchPlan(trigger, pgaudit bool) *finding.Plan {
+	state, classes, role := "DISABLE", "none", ""
+	if trigger {
+		state = "ENABLE"
+	}
+	if pgaudit {
+		classes, role = "ddl, role, write", RoleAuditor
+	}
+	toggle := fmt.Sprintf(`DO $$DECLARE r record; BEGIN
+  FOR r IN SELECT tgrelid::regclass AS t FROM pg_catalog.pg_trigger WHERE tgname = 'pgmedic_audit' LOOP
+    EXECUTE format('ALTER TABLE %%s %s TRIGGER pgmedic_audit', r.t);
+  END LOOP; END$$`, state)
+	return &finding.Plan{Summary: "switch the measured safeguards", Steps: []finding.Step{
+		{Description: strings.ToLower(state) + " the audit triggers", SQL: toggle, Kind: "ddl", Lock: "SHARE ROW EXCLUSIVE (brief)", Object: "pgmedic_audit"},
+		alterSystemStep("pgaudit.log", classes, "bench profile"),
+		alterSystemStep("pgaudit.role", role, "bench profile"),
+		ReloadStep(),
+	}}
 }

@@ -156,3 +156,36 @@ func TestComplyFixDryRunAndBadInput(t *testing.T) {
 		}
 	}
 }
+
+// bench harden runs end to end on a private cluster: three profiles, one baseline, no
+// workload errors with the audit trigger and pgaudit on.
+func TestBenchHarden(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "bench")
+	r := run(t, "bench", "harden", "--dir", dir, "--scale", "0.01", "--duration", "3s", "--rounds", "1", "--clients", "2", "--format", "json")
+	if r.code != 0 {
+		t.Fatalf("bench harden: exit %d: %s", r.code, r.stderr)
+	}
+	var out struct {
+		Runs []struct {
+			Profile      string  `json:"profile"`
+			OpsPerSecond float64 `json:"ops_per_second"`
+			Ratio        float64 `json:"throughput_ratio"`
+			Errors       int64   `json:"errors"`
+			WriteOps     float64 `json:"write_ops_per_second"`
+		} `json:"runs"`
+	}
+	if err := json.Unmarshal([]byte(r.stdout), &out); err != nil || len(out.Runs) != 3 {
+		t.Fatalf("bench json: %v\n%s", err, r.stdout)
+	}
+	for i, run := range out.Runs {
+		if run.OpsPerSecond <= 0 || run.Errors != 0 || run.WriteOps <= 0 || (i == 0 && run.Ratio != 1) || run.Ratio <= 0 {
+			t.Errorf("run %+v", run)
+		}
+	}
+	if out.Runs[1].Profile != "audit trigger" || out.Runs[2].Profile != "audit trigger + pgaudit" {
+		t.Errorf("profiles %+v", out.Runs)
+	}
+	if r := run(t, "bench", "harden", "--rounds", "0"); r.code != 2 {
+		t.Errorf("--rounds 0: exit %d", r.code)
+	}
+}

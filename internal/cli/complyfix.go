@@ -84,7 +84,7 @@ func (a *app) complyFix(f complyFixFlags) error {
 	if err != nil {
 		return err
 	}
-	plan, notes, err := a.hardenPlan(cfg.Healthcare, f)
+	plan, notes, err := a.hardenPlan(a.dsn, cfg, f)
 	if err != nil {
 		return err
 	}
@@ -102,7 +102,7 @@ func (a *app) complyFix(f complyFixFlags) error {
 		fmt.Fprintln(a.stdout, "-- dry run: nothing was changed; add --apply to run these steps")
 		return nil
 	}
-	run, err := a.executeWith(cfg, plan, "pgmedic comply fix", runners)
+	run, err := a.executeOn(a.dsn, cfg, plan, "pgmedic comply fix", runners)
 	if err != nil {
 		return err
 	}
@@ -110,9 +110,8 @@ func (a *app) complyFix(f complyFixFlags) error {
 }
 
 // hardenPlan discovers the PHI and reads the facts on a read-only session, then plans.
-func (a *app) hardenPlan(hc config.Healthcare, f complyFixFlags) (*finding.Plan, []string, error) {
-	cfg, _ := a.loadConfig()
-	conn, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, readOnly))
+func (a *app) hardenPlan(dsn string, cfg *config.Profile, f complyFixFlags) (*finding.Plan, []string, error) {
+	conn, err := pgconn.Connect(a.ctx, dsn, a.policy(cfg, readOnly))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -121,7 +120,7 @@ func (a *app) hardenPlan(hc config.Healthcare, f complyFixFlags) (*finding.Plan,
 	if sample == 0 {
 		sample = -1
 	}
-	disc, err := compliance.Discover(a.ctx, conn, hc, compliance.DiscoverOptions{Sample: sample})
+	disc, err := compliance.Discover(a.ctx, conn, cfg.Healthcare, compliance.DiscoverOptions{Sample: sample})
 	if err != nil {
 		return nil, nil, &jobError{msg: "PHI discovery failed: " + a.scrub(err.Error()), hint: "check that the role may read the catalog"}
 	}

@@ -99,17 +99,18 @@ func objectSuffix(object string) string {
 // execute runs a plan through the executor on a read-write session, with a second one
 // watching progress.
 func (a *app) execute(cfg *config.Profile, plan *finding.Plan, tool string) (*change.Result, error) {
-	return a.executeWith(cfg, plan, tool, nil)
+	return a.executeOn(a.dsn, cfg, plan, tool, nil)
 }
 
-// executeWith is execute for plans with Go-driven steps (their runners by name).
-func (a *app) executeWith(cfg *config.Profile, plan *finding.Plan, tool string, runners map[string]change.Runner) (*change.Result, error) {
-	conn, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, writes))
+// executeOn is execute on another database, for plans with Go-driven steps too (their
+// runners by name).
+func (a *app) executeOn(dsn string, cfg *config.Profile, plan *finding.Plan, tool string, runners map[string]change.Runner) (*change.Result, error) {
+	conn, err := pgconn.Connect(a.ctx, dsn, a.policy(cfg, writes))
 	if err != nil {
 		return nil, err
 	}
 	defer conn.Close(context.Background())
-	watch, err := pgconn.Connect(a.ctx, a.dsn, a.policy(cfg, readOnly))
+	watch, err := pgconn.Connect(a.ctx, dsn, a.policy(cfg, readOnly))
 	if err != nil {
 		return nil, err
 	}

@@ -117,6 +117,7 @@ a plan and runs only with --apply.`,
 		a.actionsCommand(),
 		a.phiCommand(),
 		a.complyCommand(),
+		a.benchCommand(),
 		a.configCommand(),
 	)
 	setNoArgs(root)

@@ -77,6 +77,10 @@ var operations = []operation{
 	{"login", 10, (*client).login},
 }
 
+// Writes reports whether the named operation changes rows (claims submitted, logins
+// recorded), the part of the mix that row triggers cost.
+func Writes(name string) bool { return name == "submit_claim" || name == "login" }
+
 // Operations lists the workload's operation names.
 func Operations() []string {
 	out := make([]string, len(operations))
