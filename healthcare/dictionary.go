@@ -71,7 +71,7 @@ func buildDictionary() []entry {
 		"name_suffix", "first_nm", "last_nm", "middle_nm", "mid_nm", "fst_nm", "lst_nm", "full_nm",
 		"given_nm", "giv_nm", "family_nm", "fam_nm", "sur_nm", "maiden_nm", "prefix_nm", "suffix_nm")
 	// Synthea's FIRST, LAST, MAIDEN: names only as the whole column name (not first_visit).
-	add(Name, confToken, 0, "first", "last", "middle", "maiden", "given", "forename", "forenames")
+	add(Name, confToken, 0, "first", "last", "middle", "maiden", "given", "forename", "forenames", "family")
 	for _, p := range personWords {
 		add(Name, confExact, confToken, p+"_name", p+"_nm")
 	}
@@ -86,13 +86,18 @@ func buildDictionary() []entry {
 		"census_tract", "census_block", "po_box", "pobox", "neighborhood", "neighbourhood",
 		"borough", "municipality", "mailing_address", "home_address", "birthplace", "birth_place",
 		"place_of_birth", "county_cd", "county_code", "bene_county_cd", "zip5", "zip_5", "zip9")
+	add(Geographic, confToken, 0, "district")
 	add(Geographic, confWeak, confWeak, "fips", "fips_code")
 
 	// (C) Dates directly related to an individual. Record-keeping timestamps are absent.
 	add(Date, confExact, confToken,
 		"dob", "birthdate", "birth_date", "date_of_birth", "dateofbirth", "birthday", "birth_dt",
 		"birth_datetime", "dob_8", "dob_dt", "bene_birth_dt", "bene_death_dt", "clm_admsn_dt",
-		"nch_bene_dschrg_dt", "srvc_dt",
+		"nch_bene_dschrg_dt", "srvc_dt", "dod_hosp", "dod_ssn",
+		// MIMIC-style run-together event times.
+		"admittime", "dischtime", "deathtime", "edregtime", "edouttime", "intime", "outtime",
+		"chartdate", "charttime", "transfertime", "admit_time", "disch_time", "discharge_time",
+		"admission_time", "death_time", "dischg_date", "dischg_dt",
 		"deathdate", "death_date", "date_of_death", "deceased_date", "death_dt",
 		"admission_date", "admit_date", "admission_dt", "admit_dt", "date_of_admission",
 		"discharge_date", "discharge_dt", "date_of_discharge",
@@ -117,6 +122,7 @@ func buildDictionary() []entry {
 		"mobile_ph", "day_ph", "eve_ph", "ph_no", "ph_num", "ph_number", "phone_home",
 		"phone_work", "phone_cell", "phone_biz", "phone_contact")
 	add(Phone, confExact, confWeak, "mobile", "tel")
+	add(Phone, confToken, 0, "telecom") // FHIR ContactPoint: phone numbers and e-mail addresses
 	add(Phone, confWeak, 0, "cell")
 	add(Fax, confExact, confToken, "fax", "fax_number", "fax_no", "fax_num", "faxnumber",
 		"facsimile", "fax_phone")

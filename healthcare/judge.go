@@ -24,6 +24,7 @@ const (
 	strongShare        = 0.9  // share that overrides a name saying something else
 	codeDistinctRatio  = 0.01 // below it, a column of many rows holds codes, not identifiers
 	minEmbedded        = 2    // free-text values quoting an identifier
+	narrativeShare     = 0.5  // share of long prose values that makes a column notes
 )
 
 // ColumnEvidence is everything known about one column.
@@ -157,6 +158,13 @@ func (e ColumnEvidence) judgeValues(get func(Identifier) *cand, notes *[]string)
 		} else if k == KindNPI {
 			*notes = append(*notes, s.Describe(k)+": provider identifiers, not patients'")
 		}
+	}
+	if narrative := float64(s.Narrative) / float64(s.NonEmpty); narrative >= narrativeShare && s.DistinctRatio() >= 0.3 &&
+		(e.Class.PatientLinked || e.Class.PHI) {
+		// Notes about a patient are clinical narrative whatever the column is called.
+		c := get(HealthInfo)
+		c.value = 0.6
+		c.ev = append(c.ev, fmt.Sprintf("values: %.0f%% narrative text in a patient-linked table", 100*narrative))
 	}
 	for _, m := range e.Names {
 		if k, checkable := checkableKind(m.Identifier); checkable && s.NonEmpty >= 20 && s.Whole[k] == 0 && s.FreeText == 0 {

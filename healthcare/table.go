@@ -92,7 +92,7 @@ var (
 	}
 	// patientWords name the person a row is about, in column names (patient_id, bene_id).
 	patientWords = []string{"patient", "pat", "pt", "person", "member", "beneficiary", "bene",
-		"enrollee", "subscriber", "insured", "desynpuf"}
+		"enrollee", "subscriber", "insured", "desynpuf", "subject"}
 	// linkedEntityWords name rows that belong to one patient (claim_id, encounter_id).
 	linkedEntityWords = []struct {
 		word string

@@ -57,6 +57,8 @@ type ValueScan struct {
 	Embedded map[ValueKind]int
 	// FreeText counts values that read as prose: three or more words.
 	FreeText int
+	// Narrative counts values of eight words or more: notes, reports, summaries.
+	Narrative int
 }
 
 // ScanValues classifies sampled values. NULLs are passed as nil.
@@ -75,8 +77,11 @@ func ScanValues(values []*string) ValueScan {
 			s.Whole[k]++
 			continue
 		}
-		if len(strings.Fields(x)) >= 3 {
+		if words := len(strings.Fields(x)); words >= 3 {
 			s.FreeText++
+			if words >= 8 {
+				s.Narrative++
+			}
 			for _, k := range embeddedKinds(x) {
 				s.Embedded[k]++
 			}

@@ -146,3 +146,58 @@ SELECT i, lpad((10000 + i % 500)::text, 5, '0'), 1 + i % 4, (i % 300) + 0.99,
        to_char(date '2024-01-01' + i % 300, 'YYYYMMDD'), (ARRAY['paid', 'shipped'])[1 + i % 2],
        CASE WHEN i % 10 = 0 THEN 'SAVE10' END, '1Z' || upper(substr(md5(i::text), 1, 16))
 FROM generate_series(1, 1000) i;
+
+-- MIMIC-III-shaped critical care tables: run-together event times, integer subject keys,
+-- and notes in a column called text.
+CREATE SCHEMA mimic;
+CREATE TABLE mimic.patients (
+  row_id int, subject_id int PRIMARY KEY, gender varchar(5), dob timestamp, dod timestamp,
+  dod_hosp timestamp, dod_ssn timestamp, expire_flag int);
+INSERT INTO mimic.patients
+SELECT i, 10000 + i, (ARRAY['M', 'F'])[1 + i % 2], timestamp '2100-01-01' - (i * 97 % 30000) * interval '1 day',
+       CASE WHEN i % 5 = 0 THEN timestamp '2150-01-01' + i * interval '1 day' END,
+       CASE WHEN i % 10 = 0 THEN timestamp '2150-01-01' + i * interval '1 day' END,
+       CASE WHEN i % 7 = 0 THEN timestamp '2150-01-01' + i * interval '1 day' END, (i % 5 = 0)::int
+FROM generate_series(1, 400) i;
+CREATE TABLE mimic.admissions (
+  row_id int, subject_id int REFERENCES mimic.patients, hadm_id int PRIMARY KEY, admittime timestamp,
+  dischtime timestamp, deathtime timestamp, admission_type varchar(50), admission_location varchar(50),
+  discharge_location varchar(50), insurance varchar(255), language varchar(10), religion varchar(50),
+  marital_status varchar(50), ethnicity varchar(200), edregtime timestamp, edouttime timestamp,
+  diagnosis varchar(255), hospital_expire_flag smallint);
+INSERT INTO mimic.admissions
+SELECT i, 10000 + 1 + i % 400, 100000 + i, timestamp '2150-01-01' + i * interval '7 hours',
+       timestamp '2150-01-05' + i * interval '7 hours', NULL, (ARRAY['EMERGENCY', 'ELECTIVE', 'URGENT'])[1 + i % 3],
+       (ARRAY['EMERGENCY ROOM ADMIT', 'PHYS REFERRAL/NORMAL DELI'])[1 + i % 2], (ARRAY['HOME', 'SNF', 'REHAB'])[1 + i % 3],
+       (ARRAY['Medicare', 'Private', 'Medicaid'])[1 + i % 3], 'ENGL', (ARRAY['CATHOLIC', 'NOT SPECIFIED'])[1 + i % 2],
+       (ARRAY['MARRIED', 'SINGLE'])[1 + i % 2], (ARRAY['WHITE', 'BLACK/AFRICAN AMERICAN'])[1 + i % 2],
+       timestamp '2150-01-01' + i * interval '7 hours' - interval '3 hours', timestamp '2150-01-01' + i * interval '7 hours',
+       (ARRAY['PNEUMONIA', 'SEPSIS', 'CONGESTIVE HEART FAILURE'])[1 + i % 3], 0
+FROM generate_series(1, 900) i;
+CREATE TABLE mimic.noteevents (
+  row_id int PRIMARY KEY, subject_id int, hadm_id int, chartdate timestamp, charttime timestamp,
+  storetime timestamp, category varchar(50), description varchar(255), cgid int, iserror char(1), text text);
+INSERT INTO mimic.noteevents
+SELECT i, 10000 + 1 + i % 400, 100000 + 1 + i % 900, timestamp '2150-01-01' + i * interval '5 hours',
+       timestamp '2150-01-01' + i * interval '5 hours', timestamp '2150-01-01' + i * interval '6 hours',
+       (ARRAY['Nursing', 'Radiology', 'Discharge summary'])[1 + i % 3], (ARRAY['Report', 'CHEST (PORTABLE AP)'])[1 + i % 2],
+       14000 + i % 50, NULL,
+       format('Patient is a %s year old admitted with %s. Hemodynamically stable overnight, tolerating diet, plan to continue current antibiotics and reassess in the morning (%s).',
+              40 + i % 45, (ARRAY['pneumonia', 'sepsis', 'chest pain'])[1 + i % 3], i)
+FROM generate_series(1, 800) i;
+
+-- An OpenEMR-shaped demographics table (the MySQL original, its names kept).
+CREATE SCHEMA emr;
+CREATE TABLE emr.patient_data (
+  id bigint PRIMARY KEY, pid bigint, pubpid text, fname text, lname text, mname text, "DOB" date,
+  ss text, street text, postal_code text, city text, state text, phone_home text, phone_cell text,
+  email text, drivers_license text, sex text, race text, genericname1 text, genericval1 text, "providerID" int);
+INSERT INTO emr.patient_data
+SELECT i, i, 'PUB' || lpad(i::text, 6, '0'), 'Ruth' || i, 'Baker' || i, (ARRAY['A', 'J', NULL])[1 + i % 3],
+       date '1945-01-01' + i * 17 % 25000,
+       format('%s-%s-%s', 101 + i % 600, lpad((1 + i % 98)::text, 2, '0'), lpad((5 + i % 9990)::text, 4, '0')),
+       format('%s Birch Ln', 10 + i), lpad((30000 + i % 900)::text, 5, '0'), 'Macon', 'GA',
+       format('478-555-%s', lpad((i % 10000)::text, 4, '0')), format('(912) 555-%s', lpad(((i * 3) % 10000)::text, 4, '0')),
+       format('ruth%s@example.com', i), 'D' || lpad((i * 7)::text, 8, '0'), (ARRAY['Female', 'Male'])[1 + i % 2],
+       (ARRAY['white', 'black'])[1 + i % 2], NULL, NULL, 1 + i % 9
+FROM generate_series(1, 500) i;
