@@ -76,7 +76,7 @@ var truth = map[string]bool{
 	"mimic.admissions.insurance": false, "mimic.admissions.language": false, "mimic.admissions.religion": false,
 	"mimic.admissions.marital_status": false, "mimic.admissions.ethnicity": false,
 	"mimic.admissions.hospital_expire_flag": false,
-	"mimic.noteevents.chartdate": true, "mimic.noteevents.charttime": true, "mimic.noteevents.text": true,
+	"mimic.noteevents.chartdate":            true, "mimic.noteevents.charttime": true, "mimic.noteevents.text": true,
 	"mimic.noteevents.category": false, "mimic.noteevents.description": false, "mimic.noteevents.iserror": false,
 
 	"emr.patient_data.pubpid": true, "emr.patient_data.fname": true, "emr.patient_data.lname": true,
