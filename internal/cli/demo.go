@@ -186,9 +186,20 @@ func (a *app) demoReport(cluster *localpg.Cluster, dir string, out io.Writer) er
 		return err
 	}
 	defer sess.close()
-	res, err := checkup.Analyse(a.ctx, cfg, sess.snap, checkup.Options{Planner: sess.planner})
+	copts := checkup.Options{Planner: sess.planner}
+	if cfg.QueryAnalyzer.EnableHealthcareCompliance {
+		enriched, rep, err := checkup.Comply(a.ctx, sess.conn, cfg)
+		if err != nil {
+			return checkupError(err)
+		}
+		cfg, copts.Compliance = enriched, rep
+	}
+	res, err := checkup.Analyse(a.ctx, cfg, sess.snap, copts)
 	if err != nil {
 		return checkupError(err)
+	}
+	if res.Compliance != nil {
+		fmt.Fprintf(out, "%s (pgmedic comply for the checks, pgmedic comply fix to harden)\n", res.Compliance.Summary())
 	}
 	sum := finding.Summarize(res.Findings)
 	fmt.Fprintf(out, "health checks: %d findings (critical %d, high %d, medium %d, low %d, info %d), %d undecided\n",
