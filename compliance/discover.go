@@ -103,14 +103,21 @@ func (d *Discovery) PHITables() []string {
 	return out
 }
 
-// Healthcare returns base with the discovery's PHI columns and tables added, so that every
-// analyzer built from it (checks, query rules, index presets) sees what discovery found.
+// FeedConfidence is the confidence from which a discovered PHI column is passed on to
+// the other analyzers as if configured: weaker verdicts stay hints of discovery's own.
+const FeedConfidence = 0.8
+
+// Healthcare returns base with the discovery's confident PHI columns and the PHI tables
+// added, so that every analyzer built from it (checks, query rules, index presets) sees
+// what discovery found.
 func (d *Discovery) Healthcare(base config.Healthcare) config.Healthcare {
 	out := base
 	out.PHIColumns = append([]string(nil), base.PHIColumns...)
 	out.PHITables = append([]string(nil), base.PHITables...)
 	for _, c := range d.PHIColumns() {
-		out.PHIColumns = append(out.PHIColumns, c.Schema+"."+c.Table+"."+c.Column)
+		if c.Confidence >= FeedConfidence {
+			out.PHIColumns = append(out.PHIColumns, c.Schema+"."+c.Table+"."+c.Column)
+		}
 	}
 	out.PHITables = append(out.PHITables, d.PHITables()...)
 	return out
