@@ -7,6 +7,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/healthcare"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // catalog is what discovery reads about user tables: columns, privileges, single-column
@@ -97,7 +98,7 @@ func readCatalog(ctx context.Context, conn *pgx.Conn) (*catalog, error) {
 	cat := &catalog{}
 	byOID := map[uint32]*table{}
 	var oids []uint32
-	rows, err := conn.Query(ctx, userTables)
+	rows, err := conn.Query(ctx, policy.Marker+userTables)
 	if err != nil {
 		return nil, fmt.Errorf("read tables: %w", err)
 	}
@@ -118,7 +119,7 @@ func readCatalog(ctx context.Context, conn *pgx.Conn) (*catalog, error) {
 	if err := readColumns(ctx, conn, oids, byOID); err != nil {
 		return nil, err
 	}
-	rows, err = conn.Query(ctx, userForeignKeys, oids)
+	rows, err = conn.Query(ctx, policy.Marker+userForeignKeys, oids)
 	if err != nil {
 		return nil, fmt.Errorf("read foreign keys: %w", err)
 	}
@@ -135,7 +136,7 @@ func readCatalog(ctx context.Context, conn *pgx.Conn) (*catalog, error) {
 }
 
 func readColumns(ctx context.Context, conn *pgx.Conn, oids []uint32, byOID map[uint32]*table) error {
-	rows, err := conn.Query(ctx, userColumns, oids)
+	rows, err := conn.Query(ctx, policy.Marker+userColumns, oids)
 	if err != nil {
 		return fmt.Errorf("read columns: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Collect gathers the audit's facts on a read-only session. disc is the PHI discovery the
@@ -32,7 +33,7 @@ func Collect(ctx context.Context, conn *pgx.Conn, disc *Discovery, attested []st
 }
 
 func (c *collector) server() error {
-	return c.conn.QueryRow(c.ctx, `SELECT current_setting('server_version_num')::int, current_user,
+	return c.conn.QueryRow(c.ctx, policy.Marker+`SELECT current_setting('server_version_num')::int, current_user,
 	    (SELECT rolsuper FROM pg_roles WHERE rolname = current_user)`).Scan(&c.f.Version, &c.f.User, &c.f.Superuser)
 }
 
@@ -155,7 +156,7 @@ func (c *collector) auditTables() error {
 }
 
 func (c *collector) privileges() error {
-	if err := c.conn.QueryRow(c.ctx, `SELECT coalesce(has_schema_privilege('public', 'public', 'CREATE'), false)
+	if err := c.conn.QueryRow(c.ctx, policy.Marker+`SELECT coalesce(has_schema_privilege('public', 'public', 'CREATE'), false)
 	    FROM pg_namespace WHERE nspname = 'public'`).Scan(&c.f.PublicCreateOnPublicSchema); err != nil && err != pgx.ErrNoRows {
 		return err
 	}
@@ -182,7 +183,7 @@ func (c *collector) functions() error {
 }
 
 func (c *collector) pgaudit() error {
-	if err := c.conn.QueryRow(c.ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgaudit')`).Scan(&c.f.PgAuditInstalled); err != nil {
+	if err := c.conn.QueryRow(c.ctx, policy.Marker+`SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'pgaudit')`).Scan(&c.f.PgAuditInstalled); err != nil {
 		return err
 	}
 	return c.query(`SELECT coalesce(d.datname, 'all databases') || ' / ' || coalesce(r.rolname, 'all roles')
@@ -199,7 +200,7 @@ func (c *collector) pgaudit() error {
 // client addresses are hidden, so the count covers only the role's own sessions.
 func (c *collector) sessions() error {
 	var hidden bool
-	err := c.conn.QueryRow(c.ctx, `SELECT count(*) FILTER (WHERE a.client_addr IS NOT NULL AND NOT host(a.client_addr) IN ('127.0.0.1', '::1') AND NOT coalesce(s.ssl, false)),
+	err := c.conn.QueryRow(c.ctx, policy.Marker+`SELECT count(*) FILTER (WHERE a.client_addr IS NOT NULL AND NOT host(a.client_addr) IN ('127.0.0.1', '::1') AND NOT coalesce(s.ssl, false)),
 	    NOT (pg_has_role(current_user, 'pg_read_all_stats', 'USAGE') OR (SELECT rolsuper FROM pg_roles WHERE rolname = current_user))
 	    FROM pg_stat_activity a LEFT JOIN pg_stat_ssl s ON s.pid = a.pid WHERE a.backend_type = 'client backend'`).Scan(&c.f.PlainRemote, &hidden)
 	if err != nil {
@@ -213,7 +214,7 @@ func (c *collector) sessions() error {
 }
 
 func (c *collector) archiver() error {
-	return c.conn.QueryRow(c.ctx, `SELECT failed_count, last_failed_time FROM pg_stat_archiver`).Scan(&c.f.ArchiveFailures, &c.f.LastArchiveFail)
+	return c.conn.QueryRow(c.ctx, policy.Marker+`SELECT failed_count, last_failed_time FROM pg_stat_archiver`).Scan(&c.f.ArchiveFailures, &c.f.LastArchiveFail)
 }
 
 // setting returns a setting's value and whether it is known.

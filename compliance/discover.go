@@ -13,6 +13,7 @@ import (
 	"github.com/pgmedic/pgmedic/healthcare"
 	"github.com/pgmedic/pgmedic/internal/ident"
 	"github.com/pgmedic/pgmedic/internal/pgerr"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // DiscoverOptions bound PHI discovery.
@@ -258,10 +259,10 @@ func (t *table) read(ctx context.Context, conn *pgx.Conn, cols []*column, pct fl
 		return nil, fmt.Errorf("sample %s.%s: %w", t.schema, t.name, err)
 	}
 	defer func() { _ = tx.Rollback(ctx) }()
-	if _, err := tx.Exec(ctx, fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.Timeout.Milliseconds())); err != nil {
+	if _, err := tx.Exec(ctx, policy.Marker+fmt.Sprintf("SET LOCAL statement_timeout = %d", opts.Timeout.Milliseconds())); err != nil {
 		return nil, err
 	}
-	rows, err := tx.Query(ctx, q, args...)
+	rows, err := tx.Query(ctx, policy.Marker+q, args...)
 	if err != nil {
 		return nil, err
 	}

@@ -195,6 +195,20 @@ func TestDiscoverNeverPrintsValues(t *testing.T) {
 			t.Fatalf("a sampled value appears in the discovery output")
 		}
 	}
+	// Discovery's statements are marked, so workload analysis leaves them out.
+	db.Exec(t, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+	db.Exec(t, "SELECT pg_stat_statements_reset()")
+	discover(t, db.SocketURI, config.Healthcare{})
+	mine := db.QueryStrings(t, `SELECT query FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+	    AND (query ILIKE '%tablesample%' OR query ILIKE '%pg_attribute%')`)
+	if len(mine) < 10 {
+		t.Fatalf("only %d discovery statements in pg_stat_statements", len(mine))
+	}
+	for _, q := range mine {
+		if !strings.HasPrefix(q, "/* pgmedic */") {
+			t.Errorf("unmarked discovery statement: %.120s", q)
+		}
+	}
 }
 
 // Configuration wins over every signal, and a role that may not read a table still gets

@@ -13,6 +13,7 @@ import (
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/internal/ident"
 	"github.com/pgmedic/pgmedic/internal/pgerr"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/phicrypt"
 )
 
@@ -104,7 +105,7 @@ var ErrNotEncryptable = errors.New("cannot encrypt")
 func singleKey(ctx context.Context, conn *pgx.Conn, schema, table, column string) (string, string, error) {
 	var pk, types []string
 	var hasColumn bool
-	err := conn.QueryRow(ctx, `SELECT coalesce((SELECT array_agg(a.attname ORDER BY a.attnum) FROM pg_index i
+	err := conn.QueryRow(ctx, policy.Marker+`SELECT coalesce((SELECT array_agg(a.attname ORDER BY a.attnum) FROM pg_index i
 	        JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY (i.indkey)
 	        WHERE i.indrelid = c.oid AND i.indisprimary), '{}'),
 	    coalesce((SELECT array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum) FROM pg_index i
@@ -126,7 +127,7 @@ func singleKey(ctx context.Context, conn *pgx.Conn, schema, table, column string
 		return "", "", fmt.Errorf("%w %s.%s.%s: it is the primary key; encrypt a copy and key the table by a surrogate first", ErrNotEncryptable, schema, table, column)
 	}
 	var enc bool
-	_ = conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)`,
+	_ = conn.QueryRow(ctx, policy.Marker+`SELECT EXISTS (SELECT FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = $2 AND NOT attisdropped)`,
 		ident.Quote(schema, table), encColumn(column)).Scan(&enc)
 	if !hasColumn && !enc {
 		return "", "", fmt.Errorf("%w %s.%s.%s: no such column", ErrNotEncryptable, schema, table, column)
@@ -139,7 +140,7 @@ func storeDataKey(ctx context.Context, conn *pgx.Conn, t EncryptTarget) error {
 	if err != nil {
 		return err
 	}
-	_, err = conn.Exec(ctx, "INSERT INTO pgmedic.column_keys (column_id, wrapped_key) VALUES ($1, $2) ON CONFLICT (column_id) DO NOTHING", t.id(), wrapped)
+	_, err = conn.Exec(ctx, policy.Marker+"INSERT INTO pgmedic.column_keys (column_id, wrapped_key) VALUES ($1, $2) ON CONFLICT (column_id) DO NOTHING", t.id(), wrapped)
 	return err
 }
 
@@ -181,7 +182,7 @@ func encryptBatches(ctx context.Context, conn *pgx.Conn, t EncryptTarget, pk, pk
 			}
 			bidxs[i] = col.BlindIndex([]byte(v))
 		}
-		tag, err := conn.Exec(ctx, upd, keys, olds, encs, bidxs)
+		tag, err := conn.Exec(ctx, policy.Marker+upd, keys, olds, encs, bidxs)
 		if err != nil {
 			return fmt.Errorf("encrypting a batch of %s: %s", t.id(), pgerr.Safe(err))
 		}
@@ -194,7 +195,7 @@ func encryptBatches(ctx context.Context, conn *pgx.Conn, t EncryptTarget, pk, pk
 }
 
 func readBatch(ctx context.Context, conn *pgx.Conn, sel string, after *string, n int) ([]string, []string, error) {
-	rows, err := conn.Query(ctx, sel, after, n)
+	rows, err := conn.Query(ctx, policy.Marker+sel, after, n)
 	if err != nil {
 		return nil, nil, fmt.Errorf("reading a batch: %s", pgerr.Safe(err))
 	}
@@ -225,7 +226,7 @@ func ParseColumn(s string) (schema, table, column string, err error) {
 // isUnique: a single-column unique index covers the column.
 func isUnique(ctx context.Context, conn *pgx.Conn, table, column string) bool {
 	var u bool
-	_ = conn.QueryRow(ctx, `SELECT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+	_ = conn.QueryRow(ctx, policy.Marker+`SELECT EXISTS (SELECT FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
 	    WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indnatts = 1 AND i.indpred IS NULL AND a.attname = $2)`, table, column).Scan(&u)
 	return u
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/internal/pgerr"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Part status: a part that could not be read makes the checks that need it "unknown".
@@ -124,7 +125,7 @@ func partReason(err error) string {
 
 // query scans each row with scan; a helper so parts stay short.
 func (c *collector) query(sql string, scan func(pgx.Rows) error, args ...any) error {
-	rows, err := c.conn.Query(c.ctx, sql, args...)
+	rows, err := c.conn.Query(c.ctx, policy.Marker+sql, args...)
 	if err != nil {
 		return err
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/healthcare"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Role names the hardening plan creates (seed 003's least-privilege roles) and the
@@ -128,7 +129,7 @@ func readPHITables(ctx context.Context, conn *pgx.Conn, disc *Discovery) ([]*phi
 			names = append(names, n)
 		}
 	}
-	rows, err := conn.Query(ctx, phiTableColumns, names)
+	rows, err := conn.Query(ctx, policy.Marker+phiTableColumns, names)
 	if err != nil {
 		return nil, fmt.Errorf("read PHI tables: %w", err)
 	}
