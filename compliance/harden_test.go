@@ -145,6 +145,23 @@ func TestHardenDemoDatabase(t *testing.T) {
 			t.Errorf("%s as an application role: %v, want permission denied", sql, err)
 		}
 	}
+	// A day that landed in the default partition is skipped by a later run, not failed.
+	late := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 10)
+	db.Exec(t, "INSERT INTO audit.phi_changes (changed_at, table_schema, table_name, operation) VALUES ($1, 'public', 'x', 'INSERT')", late.Add(time.Hour))
+	read := db.ConnAs(t, "postgres", pgconn.Policy{})
+	disc, err := Discover(ctx, read, config.Healthcare{}, DiscoverOptions{Sample: 50})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, _, err := HardenPlan(ctx, read, disc, nil, HardenOptions{Skip: []string{"roles", "grants", "rls", "pgaudit", "settings"}, AuditDaysAhead: 12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	run(t, db, plan, nil)
+	if got := db.QueryStrings(t, "SELECT relname FROM pg_class WHERE relname IN ($1, $2) ORDER BY 1",
+		"phi_changes_"+late.Format("20060102"), "phi_changes_"+late.AddDate(0, 0, 1).Format("20060102")); len(got) != 1 || got[0] != "phi_changes_"+late.AddDate(0, 0, 1).Format("20060102") {
+		t.Errorf("partitions after a late run: %v", got)
+	}
 	// Even the owner cannot rewrite the trail.
 	if _, err := db.Conn(t).Exec(ctx, "DELETE FROM audit.phi_changes"); err == nil {
 		t.Error("the owner deleted from the append-only trail")

@@ -77,9 +77,11 @@ appointment data. This version:
     change it makes (actions);
   - finds the PHI in every column from names, sampled values and foreign keys (phi),
     audits and scores the HIPAA technical safeguards of 45 CFR 164.312 and hardens
-    them: roles, RLS, an audit trail, pgaudit, column encryption (comply, comply fix).
-Partitioning, connection pools and monitoring are not in this version. Analysis is read-only; anything that changes a database is printed as
-a plan and runs only with --apply.`,
+    them: roles, RLS, an audit trail, pgaudit, column encryption (comply, comply fix),
+    and measures what the audit trail and pgaudit cost the workload (bench harden).
+Partitioning, connection pools and monitoring are not in this version. Analysis is
+read-only; anything that changes a database is printed as a plan and runs only with
+--apply.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
