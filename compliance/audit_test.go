@@ -1,16 +1,13 @@
 package compliance
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/internal/pgtest"
-	"github.com/pgmedic/pgmedic/pgconn"
 )
 
 const auditSchema = `
@@ -22,19 +19,8 @@ DROP ROLE IF EXISTS audit_app; CREATE ROLE audit_app LOGIN;`
 
 func audit(t *testing.T, uri string) map[string]Result {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	conn, err := pgconn.Connect(ctx, uri, pgconn.Policy{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	rep, err := Audit(ctx, conn, &config.Profile{}, AuditOptions{Discover: DiscoverOptions{Sample: 100}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]Result{}
-	for _, r := range rep.Results() {
+	for _, r := range auditReport(t, uri).Results() {
 		out[r.ID] = r
 	}
 	return out

@@ -80,11 +80,7 @@ func (a *app) comply(f complyFlags) error {
 		return err
 	}
 	defer conn.Close(a.ctx)
-	sample := f.sample
-	if sample == 0 {
-		sample = -1
-	}
-	rep, err := compliance.Audit(a.ctx, conn, cfg, compliance.AuditOptions{Discover: compliance.DiscoverOptions{Sample: sample}})
+	rep, err := compliance.Audit(a.ctx, conn, cfg, compliance.AuditOptions{Discover: discoverOptions(f.sample)})
 	if err != nil {
 		return &jobError{msg: "HIPAA audit failed: " + a.scrub(err.Error()), hint: "check that the role may read the catalog"}
 	}

@@ -116,11 +116,7 @@ func (a *app) hardenPlan(dsn string, cfg *config.Profile, f complyFixFlags) (*fi
 		return nil, nil, err
 	}
 	defer conn.Close(a.ctx)
-	sample := f.sample
-	if sample == 0 {
-		sample = -1
-	}
-	disc, err := compliance.Discover(a.ctx, conn, cfg.Healthcare, compliance.DiscoverOptions{Sample: sample})
+	disc, err := compliance.Discover(a.ctx, conn, cfg.Healthcare, discoverOptions(f.sample))
 	if err != nil {
 		return nil, nil, &jobError{msg: "PHI discovery failed: " + a.scrub(err.Error()), hint: "check that the role may read the catalog"}
 	}

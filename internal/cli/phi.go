@@ -60,11 +60,7 @@ func (a *app) phi(f phiFlags) error {
 		return err
 	}
 	defer conn.Close(a.ctx)
-	sample := f.sample
-	if sample == 0 {
-		sample = -1 // names only
-	}
-	d, err := compliance.Discover(a.ctx, conn, cfg.Healthcare, compliance.DiscoverOptions{Sample: sample})
+	d, err := compliance.Discover(a.ctx, conn, cfg.Healthcare, discoverOptions(f.sample))
 	if err != nil {
 		return &jobError{msg: "PHI discovery failed: " + a.scrub(err.Error()), hint: "check that the role may read the catalog (pg_class, pg_attribute)"}
 	}
@@ -81,4 +77,13 @@ func discoveryWriter(format string) (func(io.Writer, *compliance.Discovery, bool
 		return compliance.WriteDiscoveryMarkdown, nil
 	}
 	return nil, usageHint("run 'pgmedic phi --help'", "--format must be text, json or markdown, got %q", format)
+}
+
+// discoverOptions turns --sample into discovery options: 0 means names and foreign keys
+// only (the library's 0 is its default sample).
+func discoverOptions(sample int) compliance.DiscoverOptions {
+	if sample == 0 {
+		return compliance.DiscoverOptions{Sample: -1}
+	}
+	return compliance.DiscoverOptions{Sample: sample}
 }
