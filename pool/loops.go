@@ -1,0 +1,170 @@
+package pool
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/healthcare"
+)
+
+// Tx is a transaction whose statements pass the profile's guard before they are sent.
+type Tx struct {
+	tx    pgx.Tx
+	guard *profileGuard
+}
+
+// Raw is the pgx transaction (the guard still applies, as a tracer).
+func (t Tx) Raw() pgx.Tx { return t.tx }
+
+// Exec runs a statement.
+func (t Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	if err := t.guard.check(sql); err != nil {
+		return pgconn.CommandTag{}, err
+	}
+	return t.tx.Exec(context.WithValue(ctx, checkedKey{}, true), sql, args...)
+}
+
+// Query runs a statement that returns rows.
+func (t Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	if err := t.guard.check(sql); err != nil {
+		return nil, err
+	}
+	return t.tx.Query(context.WithValue(ctx, checkedKey{}, true), sql, args...)
+}
+
+// QueryRow runs a statement that returns one row.
+func (t Tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	if err := t.guard.check(sql); err != nil {
+		return errRow{err}
+	}
+	return t.tx.QueryRow(context.WithValue(ctx, checkedKey{}, true), sql, args...)
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// checkNodes reads the primary's position and every replica's.
+func (p *Pools) checkNodes(ctx context.Context) {
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	var lsn int64
+	if err := p.nodes[0].mon.QueryRow(ctx, currentLSNSQL).Scan(&lsn); err != nil {
+		// Without the primary's position no replica's lag is known: keep the last view.
+		return
+	}
+	now := time.Now()
+	p.hist.add(now, uint64(lsn))
+	for _, n := range p.nodes[1:] {
+		if err := n.check(ctx, uint64(lsn), p.hist); err != nil {
+			p.benchNode(n, err)
+		}
+	}
+}
+
+func (p *Pools) monitorLoop(ctx context.Context) {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.CheckInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.checkNodes(ctx)
+		}
+	}
+}
+
+func (p *Pools) adaptLoop(ctx context.Context) {
+	defer p.wg.Done()
+	t := time.NewTicker(p.cfg.AdaptInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			p.Adapt()
+		}
+	}
+}
+
+// Adapt runs one round of admission-limit adjustment (the loop calls it every
+// AdaptInterval): profiles in priority order may grow within what the shared budget
+// has left. It returns each profile's limit afterwards.
+func (p *Pools) Adapt() map[Workload]int32 {
+	p.adaptMu.Lock()
+	defer p.adaptMu.Unlock()
+	used := func() int32 {
+		var sum int32
+		for _, pr := range p.order {
+			if !pr.Reserved {
+				l, _ := pr.gate.current()
+				sum += l
+			}
+		}
+		return sum
+	}
+	out := map[Workload]int32{}
+	for _, pr := range p.order {
+		pr.gate.adapt(p.cfg.MaxTotal - used())
+		out[pr.Name], _ = pr.gate.current()
+	}
+	return out
+}
+
+// Limits returns each profile's current admission limit and connections in use.
+func (p *Pools) Limits() map[Workload][2]int32 {
+	out := map[Workload][2]int32{}
+	for _, pr := range p.order {
+		l, u := pr.gate.current()
+		out[pr.Name] = [2]int32{l, u}
+	}
+	return out
+}
+
+// classifyPHI names the primary's tables the healthcare classifier takes for PHI.
+func classifyPHI(ctx context.Context, mon *pgxpool.Pool) ([]string, error) {
+	cls, err := healthcare.New(config.Healthcare{})
+	if err != nil {
+		return nil, fmt.Errorf("pool: healthcare classifier: %w", err)
+	}
+	rows, err := mon.Query(ctx, `SELECT n.nspname, c.relname, array_agg(a.attname::text ORDER BY a.attnum),
+		array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
+		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+		WHERE c.relkind IN ('r', 'p', 'v', 'm', 'f') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+		AND n.nspname NOT LIKE 'pg\_%'
+		GROUP BY 1, 2`)
+	if err != nil {
+		return nil, fmt.Errorf("pool: reading the primary's tables: %w", err)
+	}
+	defer rows.Close()
+	var phi []string
+	for rows.Next() {
+		var schema, table string
+		var names, types []string
+		if err := rows.Scan(&schema, &table, &names, &types); err != nil {
+			return nil, fmt.Errorf("pool: reading the primary's tables: %w", err)
+		}
+		in := healthcare.TableInput{Schema: schema, Name: table}
+		for i := range names {
+			in.Columns = append(in.Columns, healthcare.ColumnInput{Name: names[i], Type: types[i]})
+		}
+		if cls.Table(in).PHI {
+			phi = append(phi, strings.ToLower(schema+"."+table))
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("pool: reading the primary's tables: %w", err)
+	}
+	return phi, nil
+}
