@@ -1,12 +1,16 @@
 package pool
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/pgmedic/pgmedic/pgconn"
 )
@@ -188,4 +192,35 @@ func renderIni(dir string, adv *Advice, o PgBouncerOptions, minor int, authFile 
 		kv("server_tls_sslmode", "require")
 	}
 	return b.String()
+}
+
+// InstalledPgBouncerVersion asks the pgbouncer on PATH for its version ("1.18.0").
+func InstalledPgBouncerVersion(ctx context.Context) (string, error) {
+	bin, err := exec.LookPath("pgbouncer")
+	if err != nil {
+		return "", errors.New("pool: pgbouncer is not installed (not on PATH)")
+	}
+	out, err := exec.CommandContext(ctx, bin, "--version").Output()
+	if err != nil {
+		return "", fmt.Errorf("pool: running pgbouncer --version: %w", err)
+	}
+	first, _, _ := strings.Cut(string(out), "\n")
+	f := strings.Fields(first)
+	if len(f) < 2 || !strings.EqualFold(f[0], "pgbouncer") {
+		return "", fmt.Errorf("pool: unexpected pgbouncer --version output %q", first)
+	}
+	return f[1], nil
+}
+
+// AuthSecret reads the connected role's SCRAM secret from pg_authid (superuser only),
+// for PgBouncer's auth file.
+func AuthSecret(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}) (user, secret string, err error) {
+	err = q.QueryRow(ctx, pgconn.Marker+"SELECT current_user::text, coalesce(rolpassword, '') FROM pg_authid WHERE rolname = current_user").
+		Scan(&user, &secret)
+	if err != nil {
+		return "", "", fmt.Errorf("pool: reading the role's SCRAM secret (needs superuser): %w", err)
+	}
+	return user, secret, nil
 }
