@@ -23,6 +23,12 @@ type gate struct {
 	peakInUse  int32
 	usageArea  float64 // sum over acquisitions of inUse/limit at grant time
 	fixedLimit bool    // reserved profiles never move
+	// Hold times (acquire to release) since the last adapt, and the lowest mean seen
+	// (drifting up slowly): how long a connection is held when the server is not
+	// congested.
+	holdTotal time.Duration
+	holdCount int64
+	baseline  time.Duration
 }
 
 func newGate(min, max int32, fixed bool) *gate {
@@ -88,6 +94,39 @@ func (g *gate) release() {
 	g.mu.Unlock()
 }
 
+// releaseHeld returns a slot whose connection was held for hold.
+func (g *gate) releaseHeld(hold time.Duration) {
+	g.mu.Lock()
+	g.holdTotal += hold
+	g.holdCount++
+	g.releaseLocked()
+	g.mu.Unlock()
+}
+
+// minHoldSamples: fewer releases in a window say nothing about congestion.
+const minHoldSamples = 5
+
+// holdRatio is this window's mean hold time over the baseline (0 when the window has
+// too few samples); it updates the baseline and starts a new window.
+func (g *gate) holdRatio() float64 {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	defer func() { g.holdTotal, g.holdCount = 0, 0 }()
+	if g.holdCount < minHoldSamples {
+		return 0
+	}
+	mean := g.holdTotal / time.Duration(g.holdCount)
+	if g.baseline == 0 {
+		g.baseline = mean
+		return 1
+	}
+	ratio := float64(mean) / float64(g.baseline)
+	// The baseline follows a lower mean at once and a higher one by 2% a window, so a
+	// workload that really changed is re-learnt while congestion still shows.
+	g.baseline = min(mean, g.baseline+g.baseline/50)
+	return ratio
+}
+
 func (g *gate) releaseLocked() {
 	g.inUse--
 	g.wakeLocked()
@@ -116,8 +155,10 @@ const waitTarget = time.Millisecond
 // adapt moves the limit: up by a quarter (at least one) when callers queued longer
 // than waitTarget on average or the gate ran full; down by one when it stayed under
 // half full. budget is how many more connections the shared budget allows this gate to
-// take (the pools' owner decides it by priority). It returns what it saw.
-func (g *gate) adapt(budget int32) gateStats {
+// take (the pools' owner decides it by priority). cut says a profile of higher priority
+// is congested (its hold times doubled): the limit then drops by a quarter, down to
+// the minimum, so the server's CPU goes to that profile first. It returns what it saw.
+func (g *gate) adapt(budget int32, cut bool) gateStats {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	st := gateStats{Limit: g.limit, InUse: g.inUse, Waiting: int32(len(g.waiters)), Waited: g.waited, Acquired: g.acquired}
@@ -127,7 +168,9 @@ func (g *gate) adapt(budget int32) gateStats {
 	if g.acquired > 0 {
 		st.Utilisation = g.usageArea / float64(g.acquired)
 	}
-	if !g.fixedLimit {
+	if cut && !g.fixedLimit {
+		g.limit = max(g.limit-max(g.limit/4, 1), max(g.min, 1))
+	} else if !g.fixedLimit {
 		pressured := (g.waited > 0 && st.AvgWait > waitTarget) || len(g.waiters) > 0
 		switch {
 		case pressured && g.limit < g.max && budget > 0:

@@ -3,6 +3,7 @@ package pool
 import (
 	"context"
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -98,11 +99,21 @@ func (p *Pools) adaptLoop(ctx context.Context) {
 }
 
 // Adapt runs one round of admission-limit adjustment (the loop calls it every
-// AdaptInterval): profiles in priority order may grow within what the shared budget
-// has left. It returns each profile's limit afterwards.
+// AdaptInterval). First congestion: when a profile's connections are held twice as long
+// as its baseline, every profile of lower priority gives up a quarter of its limit.
+// Otherwise profiles in priority order may grow within what the shared budget has
+// left. It returns each profile's limit afterwards.
 func (p *Pools) Adapt() map[Workload]int32 {
 	p.adaptMu.Lock()
 	defer p.adaptMu.Unlock()
+	congested := math.MinInt
+	self := map[*profile]bool{}
+	for _, pr := range p.order {
+		if r := pr.gate.holdRatio(); r > congestionRatio {
+			self[pr] = true
+			congested = max(congested, pr.Priority)
+		}
+	}
 	used := func() int32 {
 		var sum int32
 		for _, pr := range p.order {
@@ -115,11 +126,15 @@ func (p *Pools) Adapt() map[Workload]int32 {
 	}
 	out := map[Workload]int32{}
 	for _, pr := range p.order {
-		pr.gate.adapt(p.cfg.MaxTotal - used())
+		pr.gate.adapt(p.cfg.MaxTotal-used(), congested > pr.Priority || self[pr])
 		out[pr.Name], _ = pr.gate.current()
 	}
 	return out
 }
+
+// congestionRatio: hold times this many times the baseline mean the server is
+// congested for that profile.
+const congestionRatio = 2.0
 
 // Limits returns each profile's current admission limit and connections in use.
 func (p *Pools) Limits() map[Workload][2]int32 {

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -216,6 +217,7 @@ var ErrAcquireTimeout = errors.New("pool: no connection within the profile's acq
 // Conn is a connection checked out of a profile; Release returns it.
 type Conn struct {
 	c       *pgxpool.Conn
+	since   time.Time // when it was handed out
 	prof    *profile
 	node    *node
 	p       *Pools
@@ -232,7 +234,7 @@ func (c *Conn) Node() string { return c.node.name }
 func (c *Conn) Release() {
 	c.release.Do(func() {
 		c.c.Release()
-		c.prof.gate.release()
+		c.prof.gate.releaseHeld(time.Since(c.since))
 	})
 }
 
@@ -275,7 +277,7 @@ func (p *Pools) acquire(ctx context.Context, w Workload, after Token, primaryOnl
 		target = "replica"
 	}
 	p.m.routed.WithLabelValues(string(w), target).Inc()
-	return &Conn{c: c, prof: pr, node: n, p: p}, nil
+	return &Conn{c: c, prof: pr, node: n, p: p, since: time.Now()}, nil
 }
 
 // pick tries the eligible replicas (round robin) and then the primary. A replica that
@@ -365,11 +367,38 @@ func (p *Pools) Write(ctx context.Context, w Workload, fn func(Tx) error) (Token
 		return Token{}, err
 	}
 	defer c.Release()
-	err = pgx.BeginFunc(ctx, c.c, func(tx pgx.Tx) error { return fn(Tx{tx: tx, guard: pr.guard}) })
+	return c.writeTx(ctx, fn)
+}
+
+// writeTx runs fn in a transaction and sends COMMIT and the WAL position query in one
+// round trip (two statements in one simple-protocol message): the token costs no extra
+// wait.
+func (c *Conn) writeTx(ctx context.Context, fn func(Tx) error) (Token, error) {
+	conn := c.c.Conn()
+	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return Token{}, err
 	}
-	return c.Token(ctx)
+	if err := fn(Tx{tx: tx, guard: c.prof.guard}); err != nil {
+		_ = tx.Rollback(context.WithoutCancel(ctx))
+		return Token{}, err
+	}
+	res, err := conn.PgConn().Exec(ctx, "COMMIT; "+currentLSNSQL).ReadAll()
+	if err != nil {
+		return Token{}, fmt.Errorf("pool: committing: %w", err)
+	}
+	if len(res) != 2 || res[0].CommandTag.String() != "COMMIT" {
+		// The server answers ROLLBACK to the COMMIT of a failed transaction.
+		return Token{}, pgx.ErrTxCommitRollback
+	}
+	if len(res[1].Rows) != 1 || len(res[1].Rows[0]) != 1 {
+		return Token{}, errors.New("pool: the WAL position query returned no row")
+	}
+	lsn, err := strconv.ParseInt(string(res[1].Rows[0][0]), 10, 64)
+	if err != nil {
+		return Token{}, fmt.Errorf("pool: reading the WAL position: %w", err)
+	}
+	return Token{LSN: uint64(lsn)}, nil
 }
 
 // Token reads the primary's WAL insert position on this connection: after a commit on

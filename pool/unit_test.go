@@ -33,10 +33,10 @@ func TestGateGrowsUnderQueueingAndShrinksWhenIdle(t *testing.T) {
 		}
 		time.Sleep(time.Millisecond)
 	}
-	if st := g.adapt(0); st.Limit != 2 {
+	if st := g.adapt(0, false); st.Limit != 2 {
 		t.Fatalf("limit moved with no budget: %+v", st)
 	}
-	g.adapt(100)
+	g.adapt(100, false)
 	<-granted // the raised limit admits the waiter
 	if l, u := g.current(); l != 3 || u != 3 {
 		t.Fatalf("after growth: limit %d in use %d, want 3 and 3", l, u)
@@ -46,7 +46,7 @@ func TestGateGrowsUnderQueueingAndShrinksWhenIdle(t *testing.T) {
 	}
 	// Idle rounds shrink it one step at a time, never below the minimum.
 	for range 10 {
-		g.adapt(100)
+		g.adapt(100, false)
 	}
 	if l, _ := g.current(); l != 2 {
 		t.Fatalf("idle limit = %d, want the minimum 2", l)
@@ -68,7 +68,7 @@ func TestGateGrowsUnderQueueingAndShrinksWhenIdle(t *testing.T) {
 func TestReservedGateNeverMoves(t *testing.T) {
 	g := newGate(2, 2, true)
 	for range 5 {
-		g.adapt(100)
+		g.adapt(100, false)
 	}
 	if l, _ := g.current(); l != 2 {
 		t.Fatalf("reserved limit = %d", l)
@@ -160,5 +160,52 @@ func BenchmarkGuardFirstSeen(b *testing.B) {
 	for b.Loop() {
 		g.classifyNew(sql)
 		g.byFP = map[string]*verdict{}
+	}
+}
+
+func TestCongestionCutsTheCongestedAndLowerProfiles(t *testing.T) {
+	mk := func(name Workload, prio int, min, max int32) *profile {
+		g := newGate(min, max, false)
+		g.limit = max
+		return &profile{Profile: Profile{Name: name, Priority: prio, MinConns: min, MaxConns: max}, gate: g}
+	}
+	read, claims, batch := mk(PatientRead, 80, 2, 10), mk(ClaimsWrite, 60, 2, 10), mk(Batch, 10, 1, 4)
+	p := &Pools{cfg: Config{MaxTotal: 24}, order: []*profile{read, claims, batch}}
+	hold := func(pr *profile, d time.Duration) {
+		for range minHoldSamples {
+			_, _ = pr.gate.acquire(context.Background())
+			pr.gate.releaseHeld(d)
+		}
+	}
+	for _, pr := range p.order {
+		hold(pr, time.Millisecond) // the baseline
+	}
+	before := p.Adapt() // idle: every limit shrinks by one (9, 9, 3)
+	hold(read, 5*time.Millisecond) // patient reads now take five times as long
+	hold(claims, 5*time.Millisecond)
+	limits := p.Adapt()
+	// Every congested profile and every profile below the most important congested one
+	// loses a quarter (at least one): claims and reads were congested, batch is below.
+	if limits[PatientRead] != before[PatientRead]-2 || limits[ClaimsWrite] != before[ClaimsWrite]-2 || limits[Batch] != before[Batch]-1 {
+		t.Fatalf("after congestion: %v (before %v); want reads -2, claims -2, batch -1", limits, before)
+	}
+	// A profile above the congested ones keeps its limit: audit-like priority.
+	top := mk(Audit, 100, 2, 6)
+	p.order = append([]*profile{top}, p.order...)
+	hold(top, time.Millisecond)
+	p.Adapt()
+	topBefore, _ := top.gate.current()
+	hold(top, time.Millisecond)
+	hold(read, 5*time.Millisecond)
+	p.Adapt()
+	if l, _ := top.gate.current(); l < topBefore-1 {
+		t.Fatalf("an uncongested higher-priority profile was cut: %d → %d", topBefore, l)
+	}
+	for range 20 {
+		hold(read, 5*time.Millisecond)
+		p.Adapt()
+	}
+	if l, _ := batch.gate.current(); l != 1 {
+		t.Fatalf("batch limit under lasting congestion = %d, want its minimum 1", l)
 	}
 }
