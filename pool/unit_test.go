@@ -180,7 +180,7 @@ func TestCongestionCutsTheCongestedAndLowerProfiles(t *testing.T) {
 	for _, pr := range p.order {
 		hold(pr, time.Millisecond) // the baseline
 	}
-	before := p.Adapt() // idle: every limit shrinks by one (9, 9, 3)
+	before := p.Adapt()            // idle: every limit shrinks by one (9, 9, 3)
 	hold(read, 5*time.Millisecond) // patient reads now take five times as long
 	hold(claims, 5*time.Millisecond)
 	limits := p.Adapt()
