@@ -128,7 +128,7 @@ func TestPgBouncerConfigRunsOnTheInstalledPgBouncer(t *testing.T) {
 	if strings.Contains(string(ini), "max_prepared_statements") {
 		t.Error("pgbouncer.ini sets max_prepared_statements, which 1.18 refuses")
 	}
-	b, err := localpg.StartPgBouncer(ctx, files.Ini, fmt.Sprintf("127.0.0.1:%d", port), files.AuthFile)
+	b, err := localpg.StartPgBouncer(ctx, files.Ini, fmt.Sprintf("127.0.0.1:%d", port), false, files.AuthFile)
 	if err != nil {
 		t.Fatalf("pgbouncer refused the generated configuration: %v", err)
 	}

@@ -8,6 +8,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -23,8 +25,9 @@ type PgBouncer struct {
 
 // StartPgBouncer runs pgbouncer with ini and waits until it accepts connections on
 // addr. The files the configuration names (auth file, TLS key) are handed to the server
-// account first, since pgbouncer reads them as that account.
-func StartPgBouncer(ctx context.Context, ini, addr string, files ...string) (*PgBouncer, error) {
+// account first, since pgbouncer reads them as that account. Unless detached, pgbouncer
+// is killed when this process dies.
+func StartPgBouncer(ctx context.Context, ini, addr string, detached bool, files ...string) (*PgBouncer, error) {
 	own, err := currentOwner("")
 	if err != nil {
 		return nil, err
@@ -48,7 +51,10 @@ func StartPgBouncer(ctx context.Context, ini, addr string, files ...string) (*Pg
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}
-	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	cmd.SysProcAttr.Setsid = true
+	if !detached {
+		cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	}
 	if err := cmd.Start(); err != nil {
 		out.Close()
 		return nil, fmt.Errorf("localpg: starting pgbouncer: %w", err)
@@ -99,4 +105,34 @@ func (c *Cluster) ServerTLSFiles() (cert, key string, err error) {
 		}
 	}
 	return cert, key, nil
+}
+
+// StopPgBouncer stops the pgbouncer whose pid file is given (one left running by a
+// detached start): SIGINT, then a wait for it to go. A missing pid file is no error.
+func StopPgBouncer(ctx context.Context, pidFile string) error {
+	raw, err := os.ReadFile(pidFile)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("localpg: reading %s: %w", pidFile, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(raw)))
+	if err != nil || pid <= 0 {
+		return fmt.Errorf("localpg: %s holds no pid", pidFile)
+	}
+	if err := syscall.Kill(pid, syscall.SIGINT); err != nil {
+		if errors.Is(err, syscall.ESRCH) {
+			return nil
+		}
+		return fmt.Errorf("localpg: signalling pgbouncer (pid %d): %w", pid, err)
+	}
+	for syscall.Kill(pid, 0) == nil && !isZombie(pid) {
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("localpg: pgbouncer (pid %d) did not stop: %w", pid, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	return nil
 }

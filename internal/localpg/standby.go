@@ -22,9 +22,10 @@ type StandbyOptions struct {
 
 // StartStandby makes a streaming standby of primary in opts.Dir with pg_basebackup (over
 // the primary's private socket, as its superuser) and starts it; a standby already made
-// there is started as it is. The standby has its own port, socket, CA and certificate,
-// the primary's superuser password, and the primary's extra settings under its own
-// (hot standby needs the primary's connection and worker limits or more).
+// there is started as it is. The standby has its own port and socket, the primary's CA
+// and certificate (one sslrootcert verifies the whole topology), the primary's superuser
+// password, and the primary's extra settings under its own (hot standby needs the
+// primary's connection and worker limits or more).
 func StartStandby(ctx context.Context, primary *Cluster, opts StandbyOptions) (*Cluster, error) {
 	if opts.Dir == "" {
 		return nil, errors.New("localpg: no directory given for the standby")
@@ -62,7 +63,7 @@ func StartStandby(ctx context.Context, primary *Cluster, opts StandbyOptions) (*
 	if err := c.baseBackup(ctx, primary, opts.Slot); err != nil {
 		return nil, err
 	}
-	if err := c.writeTLS(); err != nil {
+	if err := c.shareTLS(primary); err != nil {
 		return nil, err
 	}
 	pw, err := os.ReadFile(filepath.Join(primary.Dir, "superuser.pw"))
@@ -111,4 +112,45 @@ func (c *Cluster) Promote(ctx context.Context) error {
 		return fmt.Errorf("localpg: pg_ctl promote failed: %w: %s", err, lastLines(string(out), 3))
 	}
 	return ctx.Err()
+}
+
+// shareTLS gives the standby the primary's CA and server certificate: they name the
+// loopback addresses, which the standby listens on too.
+func (c *Cluster) shareTLS(primary *Cluster) error {
+	clientTLS := filepath.Join(c.Dir, "tls")
+	if err := os.MkdirAll(clientTLS, 0o755); err != nil {
+		return fmt.Errorf("localpg: creating %s: %w", clientTLS, err)
+	}
+	copyFile := func(from, to string, mode os.FileMode, owned bool) error {
+		raw, err := os.ReadFile(from)
+		if err != nil {
+			return fmt.Errorf("localpg: reading the primary's %s: %w", filepath.Base(from), err)
+		}
+		if owned {
+			return c.owner.writeFile(to, raw, mode)
+		}
+		if err := os.WriteFile(to, raw, mode); err != nil {
+			return fmt.Errorf("localpg: writing %s: %w", to, err)
+		}
+		return nil
+	}
+	if err := copyFile(primary.CAFile, c.CAFile, 0o644, false); err != nil {
+		return err
+	}
+	if err := copyFile(filepath.Join(primary.Dir, "tls", "ca.key"), filepath.Join(clientTLS, "ca.key"), 0o600, false); err != nil {
+		return err
+	}
+	srvTLS := filepath.Join(c.Home, "tls")
+	if err := c.owner.mkdir(srvTLS, 0o700); err != nil {
+		return err
+	}
+	for _, f := range []struct {
+		name string
+		mode os.FileMode
+	}{{"server.crt", 0o644}, {"server.key", 0o600}} {
+		if err := copyFile(filepath.Join(primary.Home, "tls", f.name), filepath.Join(srvTLS, f.name), f.mode, true); err != nil {
+			return err
+		}
+	}
+	return nil
 }
