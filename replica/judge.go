@@ -57,6 +57,9 @@ func (st *Status) judge(first []Replica, opts Options) {
 	if !st.Archiving.Healthy {
 		st.Reasons = append(st.Reasons, "archiving: "+st.Archiving.Reason)
 	}
+	if st.Patroni != nil {
+		st.Reasons = append(st.Reasons, st.Patroni.Reasons...)
+	}
 	st.Ready = len(st.Reasons) == 0
 }
 

@@ -7,6 +7,7 @@ package replica
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -34,6 +35,10 @@ type Options struct {
 	// Standbys are sessions on standbys, keyed by a name for the report: they show a
 	// paused replay, which the primary cannot see while nothing is written.
 	Standbys map[string]Querier
+	// PatroniURL, when set, is a Patroni REST API base URL: its /cluster is read and
+	// judged too (HTTPClient defaults to a 5s timeout).
+	PatroniURL string
+	HTTPClient *http.Client
 	// Now is the reading time (tests); default time.Now.
 	Now func() time.Time
 }
@@ -47,6 +52,7 @@ type Status struct {
 	Slots     []Slot    `json:"slots"`
 	Archiving Archiving `json:"archiving"`
 	Standbys  []Standby `json:"standbys,omitempty"`
+	Patroni   *Patroni  `json:"patroni,omitempty"`
 	CheckedAt time.Time `json:"checked_at"`
 }
 
@@ -159,6 +165,12 @@ func GetStatus(ctx context.Context, primary Querier, opts Options) (*Status, err
 		return nil, err
 	}
 	st.Standbys = readStandbys(ctx, opts.Standbys)
+	if opts.PatroniURL != "" {
+		if st.Patroni, err = ReadPatroni(ctx, opts.HTTPClient, opts.PatroniURL); err != nil {
+			return nil, err
+		}
+		st.Patroni.judge(opts.MaxLagBytes)
+	}
 	st.judge(first, opts)
 	return st, nil
 }

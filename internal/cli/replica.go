@@ -22,6 +22,7 @@ type replicaStatusFlags struct {
 	standbys []string
 	interval time.Duration
 	failIf   bool
+	patroni  string
 }
 
 func (a *app) replicaCommand() *cobra.Command {
@@ -47,7 +48,8 @@ still between the readings while received WAL waited is stuck. With --standby UR
 (sessions on the standbys) a paused replay is seen even when nothing is written.
 Ready means at least one streaming standby under the lag bound
 (monitor.alertThresholds.replicationLag) and archiving healthy; every reason it is
-not is listed.`,
+not is listed. With --patroni, Patroni's /cluster is read as well: exactly one leader, not
+paused, one timeline, and a replica within maximum lag that may fail over.`,
 		Example: `  pgmedic replica status --dsn postgres://me@primary/postgres?sslmode=verify-full
   pgmedic replica status --format json --standby postgres://me@standby1/postgres
   pgmedic replica status --fail-if-not-ready   # exit 1 when not ready, for a probe`,
@@ -58,6 +60,7 @@ not is listed.`,
 	cmd.Flags().StringArrayVar(&f.standbys, "standby", nil, "a standby's connection string (repeatable): shows paused replay")
 	cmd.Flags().DurationVar(&f.interval, "interval", time.Second, "time between the two readings of the primary")
 	cmd.Flags().BoolVar(&f.failIf, "fail-if-not-ready", false, "exit 1 when the cluster is not ready to fail over")
+	cmd.Flags().StringVar(&f.patroni, "patroni", "", "Patroni REST API URL (e.g. http://10.0.0.5:8008): its /cluster is judged too")
 	return cmd
 }
 
@@ -82,7 +85,7 @@ func (a *app) replicaStatus(f replicaStatusFlags) error {
 	}
 	defer primary.Close(a.ctx)
 	opts := replica.Options{MaxLag: cfg.Monitor.AlertThresholds.ReplicationLag.Duration, Interval: f.interval,
-		Standbys: map[string]replica.Querier{}}
+		Standbys: map[string]replica.Querier{}, PatroniURL: f.patroni}
 	for i, dsn := range f.standbys {
 		c, err := pgconn.Connect(a.ctx, dsn, p)
 		if err != nil {
@@ -151,6 +154,16 @@ func writeReplicaStatus(w io.Writer, format string, st *replica.Status) error {
 		state = "NOT healthy: " + ar.Reason
 	}
 	fmt.Fprintf(w, "archiving (archive_mode=%s): %d archived, %d failed; %s\n", ar.Mode, ar.Archived, ar.Failed, state)
+	if p := st.Patroni; p != nil {
+		fmt.Fprintf(w, "Patroni %s (scope %s): %d leader(s), paused=%v\n", p.URL, p.Scope, p.Leaders, p.Paused)
+		for _, m := range p.Members {
+			lag := "unknown"
+			if m.LagBytes != nil {
+				lag = fmt.Sprint(*m.LagBytes)
+			}
+			fmt.Fprintf(w, "  %s %s %s timeline %d lag %s\n", m.Name, m.Role, m.State, m.Timeline, lag)
+		}
+	}
 	for _, s := range st.Standbys {
 		if s.Error != "" {
 			fmt.Fprintf(w, "%s: %s\n", s.Name, s.Error)
