@@ -446,3 +446,58 @@ func matches(m *dto.Metric, want map[string]string) bool {
 	}
 	return true
 }
+
+func TestProfilesCarryTheirSettingsAndWritesRollBack(t *testing.T) {
+	db := seeded(t)
+	ctx := context.Background()
+	p, err := Open(ctx, Config{Primary: db.URI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	var timeout, readOnly string
+	if err := p.Read(ctx, PatientRead, Token{}, func(tx Tx) error {
+		return tx.QueryRow(ctx, "SELECT current_setting('statement_timeout'), current_setting('transaction_read_only')").Scan(&timeout, &readOnly)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if timeout != "2s" || readOnly != "on" {
+		t.Fatalf("patient_read: statement_timeout %s, read only %s; want 2s and on", timeout, readOnly)
+	}
+	if _, err := p.Write(ctx, Batch, func(tx Tx) error {
+		return tx.QueryRow(ctx, "SELECT current_setting('statement_timeout')").Scan(&timeout)
+	}); err != nil || timeout != "30min" {
+		t.Fatalf("batch: statement_timeout %s (%v), want 30min", timeout, err)
+	}
+	if _, err := p.Write(ctx, PatientRead, func(Tx) error { return nil }); err == nil {
+		t.Fatal("a write through a read profile was accepted")
+	}
+	failing := errors.New("the application gave up")
+	tok, err := p.Write(ctx, ClaimsWrite, func(tx Tx) error {
+		if _, err := tx.Exec(ctx, "INSERT INTO audit_logs (action, table_name, record_id) VALUES ('Create', 'claims', 'rolled-back')"); err != nil {
+			return err
+		}
+		return failing
+	})
+	if !errors.Is(err, failing) || tok.LSN != 0 {
+		t.Fatalf("failed write: token %v, err %v", tok, err)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM audit_logs WHERE record_id = 'rolled-back'"); n != 0 {
+		t.Fatalf("the failed write left %d rows", n)
+	}
+	// A deferred failure at COMMIT is reported, not taken for success.
+	db.Exec(t, "CREATE TABLE deferred_check (id int PRIMARY KEY, parent int REFERENCES deferred_check DEFERRABLE INITIALLY DEFERRED)")
+	if _, err := p.Write(ctx, ClaimsWrite, func(tx Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO deferred_check VALUES (1, 42)")
+		return err
+	}); err == nil {
+		t.Fatal("a COMMIT that failed a deferred constraint was reported as success")
+	}
+	// The connection is usable afterwards.
+	if _, err := p.Write(ctx, ClaimsWrite, func(tx Tx) error {
+		_, err := tx.Exec(ctx, "INSERT INTO deferred_check VALUES (2, NULL)")
+		return err
+	}); err != nil {
+		t.Fatalf("write after a failed commit: %v", err)
+	}
+}
