@@ -178,3 +178,24 @@ func TestReplicaAddPlansAndAppliesThroughTheExecutor(t *testing.T) {
 		t.Fatalf("second apply: exit %d\n%s", r.code, r.stdout)
 	}
 }
+
+func TestShardPlanOnTheDemoSchema(t *testing.T) {
+	db := pg.NewDB(t)
+	if r := run(t, "seed", "--dsn", db.URI, "--scale", "0.005"); r.code != 0 {
+		t.Fatalf("seed: exit %d: %s", r.code, r.stderr)
+	}
+	r := run(t, "shard", "plan", "--dsn", db.URI, "--format", "sql")
+	if r.code != 0 {
+		t.Fatalf("shard plan: exit %d: %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"create_distributed_table('public.patients', 'id')",
+		"create_distributed_table('public.claims', 'patient_id', colocate_with => 'public.patients')", "create_reference_table("} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the DDL lacks %s:\n%s", want, r.stdout)
+		}
+	}
+	r = run(t, "shard", "plan", "--dsn", db.URI)
+	if r.code != 0 || !strings.Contains(r.stdout, "Distribute by public.patients.id") || !strings.Contains(r.stdout, "create_distributed_table") {
+		t.Fatalf("text: exit %d\n%s", r.code, r.stdout)
+	}
+}

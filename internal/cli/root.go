@@ -78,7 +78,7 @@ appointment data. This version:
   - sizes connection pools per workload and writes PgBouncer's configuration
     (pool advise); the pool package routes reads to standbys for applications;
   - reports standbys' replication and failover readiness and plans new standbys
-    (replica).
+    (replica), and plans distributing the schema with Citus (shard).
 Partitioning, monitoring and the HIPAA safeguards audit are not in this version. Analysis is read-only; anything that changes a database is printed as
 a plan and runs only with --apply.`,
 		Version:       version,
@@ -117,7 +117,7 @@ a plan and runs only with --apply.`,
 		a.fixCommand(),
 		a.actionsCommand(),
 		a.configCommand(),
-		a.poolCommand(), a.replicaCommand(),
+		a.poolCommand(), a.replicaCommand(), a.shardCommand(),
 	)
 	setNoArgs(root)
 	return root
