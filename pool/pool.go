@@ -293,7 +293,7 @@ func (p *Pools) pick(ctx context.Context, pr *profile, after Token, primaryOnly 
 			if !n.eligible(after.LSN, now, p.cfg.MaxLagBytes, p.cfg.MaxLag) {
 				continue
 			}
-			c, err := pr.pools[i].Acquire(ctx)
+			c, err := acquireWithin(ctx, pr.pools[i], replicaTry)
 			if err == nil {
 				return c, n, nil
 			}
@@ -310,6 +310,20 @@ func (p *Pools) pick(ctx context.Context, pr *profile, after Token, primaryOnly 
 	return c, p.nodes[0], nil
 }
 
+// replicaTry bounds how long a replica may take to give a connection (a host that does
+// not answer at all would otherwise use up the caller's whole acquire timeout), leaving
+// the rest of it for the primary.
+const replicaTry = time.Second
+
+func acquireWithin(ctx context.Context, pp *pgxpool.Pool, d time.Duration) (*pgxpool.Conn, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		d = min(d, time.Until(dl)/2)
+	}
+	c, cancel := context.WithTimeout(ctx, d)
+	defer cancel()
+	return pp.Acquire(c)
+}
+
 func (p *Pools) benchNode(n *node, err error) {
 	n.bench(time.Now(), p.cfg.BenchFor, err)
 	p.m.benched.WithLabelValues(n.name).Inc()
@@ -322,22 +336,26 @@ func safeErr(err error) string { return pgerr.Safe(err) }
 // Read runs fn in a read-only transaction of workload w (a read profile), on a replica
 // that has replayed after, or on the primary. When the replica fails under it (the
 // connection is lost, the server shuts down), the replica is benched and fn runs again
-// on the primary: a read-only transaction is safe to repeat.
+// on the primary, as it does when the replica cancelled the read for a conflict with
+// replay: a read-only transaction is safe to repeat.
 func (p *Pools) Read(ctx context.Context, w Workload, after Token, fn func(Tx) error) error {
 	c, err := p.Acquire(ctx, w, after)
 	if err != nil {
 		return err
 	}
 	err = c.readTx(ctx, fn)
+	// Lost: the connection died under the transaction, or the server is shutting down.
+	// An error of the application's own leaves the connection open and is returned.
+	lost := err != nil && (c.c.Conn().IsClosed() || pgerr.Is(err, pgerr.AdminShutdown, pgerr.CrashShutdown, pgerr.CannotConnectNow))
+	// A standby cancels reads that conflict with replay (40001); the primary has none.
+	conflict := pgerr.Is(err, pgerr.SerializationFailure)
 	c.Release()
-	if err == nil || c.node.primary || !pgerr.Unavailable(err) || ctx.Err() != nil {
+	if err == nil || c.node.primary || ctx.Err() != nil || !(lost || conflict) {
 		return err
 	}
-	var ge *GuardError
-	if errors.As(err, &ge) {
-		return err
+	if lost {
+		p.benchNode(c.node, err)
 	}
-	p.benchNode(c.node, err)
 	c, err = p.acquire(ctx, w, after, true)
 	if err != nil {
 		return err

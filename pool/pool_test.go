@@ -501,3 +501,21 @@ func TestProfilesCarryTheirSettingsAndWritesRollBack(t *testing.T) {
 		t.Fatalf("write after a failed commit: %v", err)
 	}
 }
+
+func TestApplicationErrorOnAReplicaIsNotAFailure(t *testing.T) {
+	top := open(t, nil, nil)
+	p := top.pools
+	waitFor(t, "the replica to be checked", replicaReady(p))
+	mine := errors.New("no such appointment")
+	calls := 0
+	err := p.Read(context.Background(), PatientRead, Token{}, func(tx Tx) error {
+		calls++
+		return mine
+	})
+	if !errors.Is(err, mine) || calls != 1 {
+		t.Fatalf("err = %v after %d calls; want the application's error, once", err, calls)
+	}
+	if s := p.Nodes()[1]; !s.Healthy || !s.BenchedUntil.IsZero() {
+		t.Fatalf("the replica was benched for the application's error: %+v", s)
+	}
+}
