@@ -13,6 +13,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/healthcare"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Tx is a transaction whose statements pass the profile's guard before they are sent.
@@ -152,7 +153,7 @@ func classifyPHI(ctx context.Context, mon *pgxpool.Pool) ([]string, error) {
 	if err != nil {
 		return nil, fmt.Errorf("pool: healthcare classifier: %w", err)
 	}
-	rows, err := mon.Query(ctx, `SELECT n.nspname, c.relname, array_agg(a.attname::text ORDER BY a.attnum),
+	rows, err := mon.Query(ctx, policy.Marker+`SELECT n.nspname, c.relname, array_agg(a.attname::text ORDER BY a.attnum),
 		array_agg(format_type(a.atttypid, a.atttypmod) ORDER BY a.attnum)
 		FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 		JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped

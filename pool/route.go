@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Token is a read-your-writes position: the primary's WAL insert position right after
@@ -165,7 +167,7 @@ func (h *history) lagOf(replay uint64, now time.Time) time.Duration {
 }
 
 // positionSQL reads a replica's state in one round trip.
-const positionSQL = `SELECT pg_is_in_recovery(),
+const positionSQL = pgconn.Marker + `SELECT pg_is_in_recovery(),
 	coalesce(pg_last_wal_replay_lsn() - '0/0'::pg_lsn, 0)::int8,
 	CASE WHEN pg_is_in_recovery() THEN pg_get_wal_replay_pause_state() <> 'not paused' ELSE false END`
 
@@ -191,4 +193,4 @@ func (n *node) check(ctx context.Context, primaryLSN uint64, h *history) error {
 // currentLSNSQL is the primary's WAL insert position: at or after the end of every
 // commit record already made, so a replica that has replayed it has every write the
 // caller saw commit.
-const currentLSNSQL = `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8`
+const currentLSNSQL = pgconn.Marker + `SELECT (pg_current_wal_insert_lsn() - '0/0'::pg_lsn)::int8`

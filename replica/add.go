@@ -50,6 +50,7 @@ func PlanAdd(ctx context.Context, q Querier, o AddOptions) (*AddPlan, error) {
 		}
 		o.Slot = "pgmedic_" + o.Slot
 	}
+	q = marked{q}
 	var walLevel string
 	var senders, sendersUsed, slots, slotsUsed int
 	err := q.QueryRow(ctx, `SELECT current_setting('wal_level'), current_setting('max_wal_senders')::int,

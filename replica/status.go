@@ -14,6 +14,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/pgmedic/pgmedic/internal/pgerr"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Querier is a read-only session (a *pgx.Conn opened by pgconn).
@@ -138,6 +139,7 @@ func (o *Options) defaults() {
 // judges readiness.
 func GetStatus(ctx context.Context, primary Querier, opts Options) (*Status, error) {
 	opts.defaults()
+	primary = marked{primary}
 	st := &Status{Reasons: []string{}, Replicas: []Replica{}, Slots: []Slot{}, CheckedAt: opts.Now().UTC()}
 	if err := readPrimary(ctx, primary, &st.Primary); err != nil {
 		return nil, err
@@ -254,6 +256,7 @@ func readArchiving(ctx context.Context, q Querier) (Archiving, error) {
 func readStandbys(ctx context.Context, sessions map[string]Querier) []Standby {
 	var out []Standby
 	for name, q := range sessions {
+		q = marked{q}
 		s := Standby{Name: name}
 		err := q.QueryRow(ctx, `SELECT current_setting('cluster_name'), pg_is_in_recovery(),
 			(SELECT timeline_id FROM pg_control_checkpoint()),
@@ -268,4 +271,20 @@ func readStandbys(ctx context.Context, sessions map[string]Querier) []Standby {
 		out = append(out, s)
 	}
 	return out
+}
+
+// marked starts every statement with pgconn.Marker, so pgmedic's own reads stay out of
+// the workload its analyzers see.
+type marked struct{ q Querier }
+
+func (m marked) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
+	return m.q.Query(ctx, policy.Marker+sql, args...)
+}
+
+func (m marked) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
+	return m.q.QueryRow(ctx, policy.Marker+sql, args...)
+}
+
+func (m marked) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
+	return m.q.Exec(ctx, policy.Marker+sql, args...)
 }
