@@ -145,7 +145,7 @@ type load struct {
 
 // assign gives each statement to a profile: by the role that ran it when a role is
 // named after a profile (the PgBouncer set-up makes one per profile), else by what the
-// statement does. pgmedic's own statements are left out.
+// statement does. pgmedic's own statements and other databases' are left out.
 func assign(snap *snapshot.Snapshot, profiles []Profile) map[Workload]*load {
 	out := map[Workload]*load{}
 	names := map[string]bool{}
@@ -154,7 +154,9 @@ func assign(snap *snapshot.Snapshot, profiles []Profile) map[Workload]*load {
 		names[string(p.Name)] = true
 	}
 	for _, st := range snap.Workload.Statements {
-		if strings.HasPrefix(st.Query, strings.TrimSpace(pgconn.Marker)) || st.Calls == 0 {
+		// Only this database's statements: its pools serve no other.
+		if strings.HasPrefix(st.Query, strings.TrimSpace(pgconn.Marker)) || st.Calls == 0 ||
+			(st.Database != "" && st.Database != snap.Server.Database) {
 			continue
 		}
 		w := Workload(st.User)

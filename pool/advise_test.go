@@ -200,3 +200,21 @@ func sameTimeout(shown string, ms int64) bool {
 	}
 	return shown == fmt.Sprintf("%dms", d.Milliseconds())
 }
+
+func TestAdviseCountsOnlyItsDatabase(t *testing.T) {
+	snap := &snapshot.Snapshot{CollectedAt: time.Unix(100, 0), Server: snapshot.Server{StartedAt: time.Unix(0, 0), Database: "clinic"},
+		Settings: []snapshot.Setting{{Name: "max_connections", Value: "100"}},
+		Workload: snapshot.Workload{Available: true, Statements: []snapshot.Statement{
+			{Database: "clinic", Query: "SELECT * FROM patients WHERE id = $1", Calls: 1000, TotalExecMs: 1000, Rows: 1000},
+			{Database: "billing", Query: "SELECT * FROM patients WHERE id = $1", Calls: 500000, TotalExecMs: 500000, Rows: 500000},
+		}}}
+	adv, err := AdviseSnapshot(snap, AdviseOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range adv.Profiles {
+		if p.Name == PatientRead && p.Calls != 1000 {
+			t.Fatalf("patient_read calls = %d, want the 1000 of database clinic only", p.Calls)
+		}
+	}
+}

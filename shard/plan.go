@@ -38,6 +38,9 @@ func PlanSnapshot(snap *snapshot.Snapshot, opts Options) (*Plan, error) {
 	if len(cands) == 0 {
 		return nil, ErrNoCandidate
 	}
+	// Patients first: on a tie the patient's key wins, patient-scoped access being what
+	// healthcare systems do most.
+	slices.SortStableFunc(cands, func(a, b Candidate) int { return strings.Compare(b.Entity, a.Entity) })
 	stmts := parseWorkload(snap)
 	p := &Plan{}
 	var best []Distributed
@@ -45,7 +48,6 @@ func PlanSnapshot(snap *snapshot.Snapshot, opts Options) (*Plan, error) {
 		dist := g.distribute(cands[i])
 		cands[i].Tables = len(dist)
 		cands[i].SingleShardPct, _ = score(stmts, dist)
-		// Patients first on a tie: patient-scoped access is what healthcare systems do most.
 		if best == nil || cands[i].SingleShardPct > p.Key.SingleShardPct+0.5 {
 			p.Key, best = cands[i], dist
 		}
@@ -59,8 +61,8 @@ func PlanSnapshot(snap *snapshot.Snapshot, opts Options) (*Plan, error) {
 	p.MultiShard = multi
 	p.classifyRest(g, opts.ReferenceMaxRows)
 	p.constraintChanges(g)
-	if len(snap.Workload.Statements) == 0 {
-		p.Notes = append(p.Notes, "no workload statistics (pg_stat_statements): the key was chosen from the schema alone")
+	if p.Key.SingleShardPct == 0 && len(multi) == 0 {
+		p.Notes = append(p.Notes, "no workload statistics (pg_stat_statements) of the application: the key was chosen from the schema alone")
 	}
 	return p, nil
 }
@@ -133,7 +135,8 @@ func parseWorkload(snap *snapshot.Snapshot) []parsed {
 	parser := sqlparse.NewParser(nil, 0)
 	var out []parsed
 	for _, s := range snap.Workload.Statements {
-		if strings.HasPrefix(s.Query, strings.TrimSpace(pgconn.Marker)) || s.Calls == 0 {
+		if strings.HasPrefix(s.Query, strings.TrimSpace(pgconn.Marker)) || s.Calls == 0 ||
+			(s.Database != "" && s.Database != snap.Server.Database) {
 			continue
 		}
 		st, err := parser.Parse(s.Query)
