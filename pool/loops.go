@@ -101,18 +101,23 @@ func (p *Pools) adaptLoop(ctx context.Context) {
 
 // Adapt runs one round of admission-limit adjustment (the loop calls it every
 // AdaptInterval). First congestion: when a profile's connections are held twice as long
-// as its baseline, every profile of lower priority gives up a quarter of its limit.
-// Otherwise profiles in priority order may grow within what the shared budget has
-// left. It returns each profile's limit afterwards.
+// as its baseline, it and every profile of lower priority give up a quarter of their
+// limit; while one is held 1.5 times as long, those below it do not grow. Otherwise
+// profiles in priority order may grow within what the shared budget has left. It
+// returns each profile's limit afterwards.
 func (p *Pools) Adapt() map[Workload]int32 {
 	p.adaptMu.Lock()
 	defer p.adaptMu.Unlock()
-	congested := math.MinInt
+	congested, strained := math.MinInt, math.MinInt
 	self := map[*profile]bool{}
 	for _, pr := range p.order {
-		if r := pr.gate.holdRatio(); r > congestionRatio {
+		r := pr.gate.holdRatio()
+		if r > congestionRatio {
 			self[pr] = true
 			congested = max(congested, pr.Priority)
+		}
+		if r > strainRatio {
+			strained = max(strained, pr.Priority)
 		}
 	}
 	used := func() int32 {
@@ -127,15 +132,23 @@ func (p *Pools) Adapt() map[Workload]int32 {
 	}
 	out := map[Workload]int32{}
 	for _, pr := range p.order {
-		pr.gate.adapt(p.cfg.MaxTotal-used(), congested > pr.Priority || self[pr])
+		budget := p.cfg.MaxTotal - used()
+		if strained > pr.Priority {
+			budget = 0 // no growth while a more important profile is slowed down
+		}
+		pr.gate.adapt(budget, congested > pr.Priority || self[pr])
 		out[pr.Name], _ = pr.gate.current()
 	}
 	return out
 }
 
 // congestionRatio: hold times this many times the baseline mean the server is
-// congested for that profile.
-const congestionRatio = 2.0
+// congested for that profile; strainRatio: slowed down enough that less important
+// profiles may not grow (the gap between the two keeps limits from see-sawing).
+const (
+	congestionRatio = 2.0
+	strainRatio     = 1.5
+)
 
 // Limits returns each profile's current admission limit and connections in use.
 func (p *Pools) Limits() map[Workload][2]int32 {
