@@ -7,51 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/healthcare"
 	policy "github.com/pgmedic/pgmedic/pgconn"
 )
-
-// Tx is a transaction whose statements pass the profile's guard before they are sent.
-type Tx struct {
-	tx    pgx.Tx
-	guard *profileGuard
-}
-
-// Raw is the pgx transaction (the guard still applies, as a tracer).
-func (t Tx) Raw() pgx.Tx { return t.tx }
-
-// Exec runs a statement.
-func (t Tx) Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	if err := t.guard.check(sql); err != nil {
-		return pgconn.CommandTag{}, err
-	}
-	return t.tx.Exec(context.WithValue(ctx, checkedKey{}, true), sql, args...)
-}
-
-// Query runs a statement that returns rows.
-func (t Tx) Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	if err := t.guard.check(sql); err != nil {
-		return nil, err
-	}
-	return t.tx.Query(context.WithValue(ctx, checkedKey{}, true), sql, args...)
-}
-
-// QueryRow runs a statement that returns one row.
-func (t Tx) QueryRow(ctx context.Context, sql string, args ...any) pgx.Row {
-	if err := t.guard.check(sql); err != nil {
-		return errRow{err}
-	}
-	return t.tx.QueryRow(context.WithValue(ctx, checkedKey{}, true), sql, args...)
-}
-
-type errRow struct{ err error }
-
-func (r errRow) Scan(...any) error { return r.err }
 
 // checkNodes reads the primary's position and every replica's.
 func (p *Pools) checkNodes(ctx context.Context) {
