@@ -293,12 +293,31 @@ func TestGuardRejectsBroadPHIReadAndLogsWithoutArguments(t *testing.T) {
 	if !errors.As(err, &ge) || ge.Profile != PatientRead || len(ge.Tables) == 0 {
 		t.Fatalf("SELECT * FROM patients in patient_read: err = %v, want a GuardError", err)
 	}
-	// The parameterised lookup passes.
+	// The parameterised lookups pass.
 	var id int64
+	var mrn string
 	if err := p.Read(ctx, PatientRead, Token{}, func(tx Tx) error {
-		return tx.QueryRow(ctx, "SELECT id FROM patients WHERE mrn = (SELECT mrn FROM patients WHERE id = $1)", 1).Scan(&id)
+		rows, err := tx.Query(ctx, "SELECT * FROM patients WHERE id = $1", 1)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if !rows.Next() {
+			return errors.New("patient 1 not found")
+		}
+		vals, err := rows.Values()
+		if err != nil {
+			return err
+		}
+		mrn, _ = vals[1].(string)
+		return nil
+	}); err != nil || mrn == "" {
+		t.Fatalf("SELECT * FROM patients WHERE id = $1: %v", err)
+	}
+	if err := p.Read(ctx, PatientRead, Token{}, func(tx Tx) error {
+		return tx.QueryRow(ctx, "SELECT id FROM patients WHERE mrn = $1", mrn).Scan(&id)
 	}); err != nil || id != 1 {
-		t.Fatalf("lookup by key: id=%d err=%v", id, err)
+		t.Fatalf("lookup by MRN: id=%d err=%v", id, err)
 	}
 	// Raw pgx statements are guarded too (by the tracer) and never reach the server.
 	c, err := p.Acquire(ctx, PatientRead, Token{})
