@@ -73,7 +73,12 @@ func display(name string) string {
 // judge applies the bounds and compares with the first reading: WAL waiting to be
 // replayed while replay stood still between the readings is a stuck (or paused) replay.
 func (r *Replica) judge(first []Replica, opts Options) {
-	if r.State != "streaming" {
+	switch r.State {
+	case "streaming":
+	case "":
+		// pg_stat_replication hides a standby's details from roles without pg_monitor.
+		r.Reasons = append(r.Reasons, "state unknown: the role may not read pg_stat_replication's details (grant pg_monitor)")
+	default:
 		r.Reasons = append(r.Reasons, fmt.Sprintf("state %s, not streaming", r.State))
 	}
 	if r.LagBytes > opts.MaxLagBytes {

@@ -149,3 +149,21 @@ func TestArchivingOffIsNotHealthy(t *testing.T) {
 		t.Fatal("a failing archiver judged healthy")
 	}
 }
+
+func TestUnprivilegedRoleIsToldWhatItLacks(t *testing.T) {
+	db := pg.NewDB(t)
+	pg.NewStandby(t, nil)
+	primary := connect(t, db.URI)
+	waitStreaming(t, primary)
+	db.Exec(t, "CREATE ROLE replica_status_probe LOGIN PASSWORD 'probe-pw-1'")
+	t.Cleanup(func() { db.Exec(t, "DROP ROLE replica_status_probe") })
+	conn, err := pgx.Connect(context.Background(), strings.Replace(db.URI, "postgres@", "replica_status_probe:probe-pw-1@", 1)+"&passfile=/dev/null")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	st := status(t, conn, nil)
+	if st.Ready || len(st.Replicas) != 1 || !strings.Contains(strings.Join(st.Replicas[0].Reasons, " "), "pg_monitor") {
+		t.Fatalf("unprivileged: ready=%v replicas=%+v", st.Ready, st.Replicas)
+	}
+}
