@@ -469,11 +469,13 @@ func matches(m *dto.Metric, want map[string]string) bool {
 func TestProfilesCarryTheirSettingsAndWritesRollBack(t *testing.T) {
 	db := seeded(t)
 	ctx := context.Background()
-	p, err := Open(ctx, Config{Primary: db.URI})
+	reg := prometheus.NewRegistry()
+	p, err := Open(ctx, Config{Primary: db.URI, Registerer: reg})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer p.Close()
+	defer checkExported(t, reg)
 	var timeout, readOnly string
 	if err := p.Read(ctx, PatientRead, Token{}, func(tx Tx) error {
 		return tx.QueryRow(ctx, "SELECT current_setting('statement_timeout'), current_setting('transaction_read_only')").Scan(&timeout, &readOnly)
@@ -536,5 +538,37 @@ func TestApplicationErrorOnAReplicaIsNotAFailure(t *testing.T) {
 	}
 	if s := p.Nodes()[1]; !s.Healthy || !s.BenchedUntil.IsZero() {
 		t.Fatalf("the replica was benched for the application's error: %+v", s)
+	}
+}
+
+// checkExported gathers the registry the pools registered with: the acquire-wait
+// histogram has observations, and the gauges describe every pool.
+func checkExported(t *testing.T, reg *prometheus.Registry) {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]*dto.MetricFamily{}
+	for _, mf := range mfs {
+		seen[mf.GetName()] = mf
+	}
+	for _, name := range []string{"pgmedic_pool_acquire_wait_seconds", "pgmedic_pool_connections_in_use", "pgmedic_pool_connections_idle",
+		"pgmedic_pool_connections", "pgmedic_pool_admission_limit", "pgmedic_pool_routed_total"} {
+		if seen[name] == nil {
+			t.Errorf("metric %s is not exported", name)
+		}
+	}
+	if h := seen["pgmedic_pool_acquire_wait_seconds"]; h != nil {
+		var n uint64
+		for _, m := range h.GetMetric() {
+			n += m.GetHistogram().GetSampleCount()
+		}
+		if n == 0 {
+			t.Error("the acquire-wait histogram has no observations")
+		}
+	}
+	if g := seen["pgmedic_pool_admission_limit"]; g != nil && len(g.GetMetric()) != 5 {
+		t.Errorf("admission limits for %d pools, want 5", len(g.GetMetric()))
 	}
 }
