@@ -129,14 +129,16 @@ func (g *guard) broadPHI(st *sqlparse.Statement) (tables []string, reason string
 	if len(phi) == 0 {
 		return nil, ""
 	}
-	limited := st.Limit != nil && !st.Limit.All
+	// A LIMIT bounds the read unless it is ALL or a constant above broadLimit (a
+	// parameter is taken at its word: the application pages).
+	limited := st.Limit != nil && !st.Limit.All && (st.Limit.Param > 0 || st.Limit.Value <= broadLimit)
 	oneRow := st.Aggregates && len(st.GroupBy) == 0
 	if limited || oneRow || hasLookup(st) {
 		return nil, ""
 	}
-	reason = "no LIMIT and no key lookup"
+	reason = "no LIMIT of at most 1000 rows and no key lookup"
 	if !st.HasWhere {
-		reason = "no WHERE clause and no LIMIT"
+		reason = "no WHERE clause and no LIMIT of at most 1000 rows"
 	}
 	return phi, reason
 }
@@ -153,6 +155,9 @@ func hasLookup(st *sqlparse.Statement) bool {
 	}
 	return false
 }
+
+// broadLimit: a LIMIT above this many rows is an export, not a page.
+const broadLimit = 1000
 
 // profileGuard is the guard as one profile applies it: a pgx tracer on the profile's
 // connections.
