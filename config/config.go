@@ -137,8 +137,9 @@ type AlertThresholds struct {
 	CacheHitRatio   float64  `yaml:"cacheHitRatio" reader:"check"` // minimum percent
 }
 
-// ConnectionPool bounds the per-workload pool sizes `pgmedic pool advise` recommends
-// (each profile's size stays between them).
+// ConnectionPool bounds what `pgmedic pool advise` recommends per application instance:
+// MaxConnections caps all workload profiles together, MinConnections is how many of
+// them are kept open, shared among the profiles by their load.
 type ConnectionPool struct {
 	MinConnections int `yaml:"minConnections" reader:"pool advise"`
 	MaxConnections int `yaml:"maxConnections" reader:"pool advise"`

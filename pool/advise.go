@@ -21,8 +21,9 @@ type AdviseOptions struct {
 	// CPUs is the server's core count; 0 takes the snapshot's host (known when the
 	// server is local), else the active-connection target is left out.
 	CPUs int
-	// MinConnections and MaxConnections bound every profile's size (0: no bound), from
-	// connectionPool.minConnections / maxConnections.
+	// MaxConnections caps the connections of all profiles together (per instance) and
+	// MinConnections is how many of them are kept open, shared among the profiles by
+	// their load (0: no bound), from connectionPool.maxConnections / minConnections.
 	MinConnections, MaxConnections int
 	// Instances is how many application instances share the server (default 1): the
 	// connection ceiling is divided among them.
@@ -46,8 +47,11 @@ type ServerCapacity struct {
 	SuperuserReserved int `json:"superuser_reserved_connections"`
 	Reserved          int `json:"reserved_connections"`
 	OpsHeadroom       int `json:"ops_headroom"`
-	// Ceiling is the connections the application may open in total (per instance).
-	Ceiling int `json:"ceiling"`
+	// Ceiling is the connections the application may open in total (per instance):
+	// what the server allows, or connectionPool.maxConnections when that is lower.
+	Ceiling        int  `json:"ceiling"`
+	ServerCeiling  int  `json:"server_ceiling"`
+	CappedByConfig bool `json:"capped_by_config,omitempty"`
 	// Cores and ActiveTarget (2 × cores + 1): how many connections can usefully run at
 	// once; 0 when the core count is unknown.
 	Cores        int `json:"cores,omitempty"`
@@ -112,6 +116,7 @@ func AdviseSnapshot(snap *snapshot.Snapshot, opts AdviseOptions) (*Advice, error
 		adv.Profiles = append(adv.Profiles, size(p, byProfile[p.Name], adv.WindowS, opts))
 	}
 	adv.fit(opts)
+	adv.keepOpen(opts.MinConnections)
 	return adv, nil
 }
 
@@ -126,6 +131,10 @@ func capacity(snap *snapshot.Snapshot, opts AdviseOptions) ServerCapacity {
 	c := ServerCapacity{MaxConnections: setting("max_connections"), SuperuserReserved: setting("superuser_reserved_connections"),
 		Reserved: setting("reserved_connections"), OpsHeadroom: opts.OpsHeadroom}
 	c.Ceiling = max((c.MaxConnections-c.SuperuserReserved-c.Reserved-c.OpsHeadroom)/opts.Instances, 1)
+	c.ServerCeiling = c.Ceiling
+	if opts.MaxConnections > 0 && opts.MaxConnections < c.Ceiling {
+		c.Ceiling, c.CappedByConfig = opts.MaxConnections, true
+	}
 	c.Cores = opts.CPUs
 	if c.Cores == 0 && snap.Host != nil {
 		c.Cores = snap.Host.CPUs
@@ -221,13 +230,6 @@ func size(p Profile, l *load, window float64, opts AdviseOptions) ProfileAdvice 
 	if p.Reserved {
 		n = max(n, int(p.MaxConns))
 	}
-	if opts.MinConnections > 0 {
-		n = max(n, opts.MinConnections)
-	}
-	if opts.MaxConnections > 0 && n > opts.MaxConnections {
-		n = opts.MaxConnections
-		a.Reason += fmt.Sprintf("; capped at connectionPool.maxConnections %d", n)
-	}
 	a.Size = n
 	a.MinConns = min(int(p.MinConns), n)
 	if p.Reserved {
@@ -259,7 +261,11 @@ func (adv *Advice) fit(opts AdviseOptions) {
 	}
 	if total > adv.Server.Ceiling {
 		adv.scaleDown(total, reserved)
-		adv.Notes = append(adv.Notes, fmt.Sprintf("the profiles need %d connections but the server allows %d per instance: sizes were scaled down; raise max_connections or put PgBouncer in front", total, adv.Server.Ceiling))
+		limit := "the server allows"
+		if adv.Server.CappedByConfig {
+			limit = "connectionPool.maxConnections allows"
+		}
+		adv.Notes = append(adv.Notes, fmt.Sprintf("the profiles need %d connections but %s %d per instance: sizes were scaled down; raise the limit or put PgBouncer in front", total, limit, adv.Server.Ceiling))
 	}
 	if t := adv.Server.ActiveTarget; t > 0 && busy > float64(t) {
 		adv.Notes = append(adv.Notes, fmt.Sprintf("the workload keeps %.1f connections busy, more than the %d the server's %d cores run well: more connections only queue inside PostgreSQL; shorten hold times or move reads to replicas", busy, t, adv.Server.Cores))
@@ -302,5 +308,40 @@ func (adv *Advice) scaleDown(total, reserved int) {
 	}
 	for i := range adv.Profiles {
 		adv.Profiles[i].MinConns = min(adv.Profiles[i].MinConns, adv.Profiles[i].Size)
+	}
+}
+
+// keepOpen raises the profiles' minimum open connections until together they keep
+// minTotal open (connectionPool.minConnections), in proportion to their busy
+// connections, never above a profile's size.
+func (adv *Advice) keepOpen(minTotal int) {
+	have, room := 0, 0
+	var busy float64
+	for _, p := range adv.Profiles {
+		have += p.MinConns
+		room += p.Size - p.MinConns
+		busy += p.Busy
+	}
+	want := min(minTotal, have+room) - have
+	for want > 0 {
+		// One at a time to the profile whose minimum is furthest below its share.
+		best, bestGap := -1, math.Inf(-1)
+		for i, p := range adv.Profiles {
+			if p.MinConns >= p.Size {
+				continue
+			}
+			share := float64(minTotal) / float64(len(adv.Profiles))
+			if busy > 0 {
+				share = float64(minTotal) * p.Busy / busy
+			}
+			if gap := share - float64(p.MinConns); gap > bestGap {
+				best, bestGap = i, gap
+			}
+		}
+		if best < 0 {
+			break
+		}
+		adv.Profiles[best].MinConns++
+		want--
 	}
 }

@@ -218,3 +218,36 @@ func TestAdviseCountsOnlyItsDatabase(t *testing.T) {
 		}
 	}
 }
+
+func TestAdviseConfigBoundsTheTotal(t *testing.T) {
+	snap := &snapshot.Snapshot{CollectedAt: time.Unix(1000, 0), Server: snapshot.Server{StartedAt: time.Unix(0, 0)},
+		Settings: []snapshot.Setting{{Name: "max_connections", Value: "200"}},
+		Workload: snapshot.Workload{Available: true, Statements: []snapshot.Statement{
+			// 100/s × 100 ms = 10 busy claims connections; 50/s × 2 ms = 0.1 busy reads.
+			{Query: "UPDATE claims SET status = $1 WHERE id = $2", Calls: 100000, TotalExecMs: 100000 * 100, Rows: 100000},
+			{Query: "SELECT * FROM patients WHERE id = $1", Calls: 50000, TotalExecMs: 50000 * 2, Rows: 50000},
+		}}}
+	adv, err := AdviseSnapshot(snap, AdviseOptions{MinConnections: 12, MaxConnections: 14})
+	if err != nil {
+		t.Fatal(err)
+	}
+	total, open := 0, 0
+	by := map[Workload]ProfileAdvice{}
+	for _, p := range adv.Profiles {
+		total += p.Size
+		open += p.MinConns
+		by[p.Name] = p
+		if p.MinConns > p.Size {
+			t.Errorf("%s keeps %d open but may have %d", p.Name, p.MinConns, p.Size)
+		}
+	}
+	if !adv.Server.CappedByConfig || adv.Server.Ceiling != 14 || total > 14 {
+		t.Fatalf("ceiling %d (capped %v), total %d: want at most connectionPool.maxConnections 14", adv.Server.Ceiling, adv.Server.CappedByConfig, total)
+	}
+	if open != 12 {
+		t.Fatalf("connections kept open = %d, want connectionPool.minConnections 12", open)
+	}
+	if by[ClaimsWrite].MinConns <= by[PatientRead].MinConns {
+		t.Fatalf("the busy claims profile keeps %d open, the idle reads %d: the minimum follows the load", by[ClaimsWrite].MinConns, by[PatientRead].MinConns)
+	}
+}

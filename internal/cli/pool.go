@@ -47,11 +47,12 @@ func (a *app) poolAdviseCommand() *cobra.Command {
 audit, batch). Each statement in pg_stat_statements is assigned to a profile (by the
 role that ran it when a role is named after a profile, else by what it does), and the
 profile's busy connections are L = λ × W: statements per second since the statistics
-were reset times their mean execution time. The size is L + 2√L, bounded by
-connectionPool.minConnections and maxConnections; audit keeps its connections
-reserved. Together the sizes stay under max_connections minus the reserved slots and
-an operations headroom (divided by --instances), and busy connections are compared
-with what the server's cores run well (2 × cores + 1).
+were reset times their mean execution time. The size is L + 2√L; audit keeps its
+connections reserved. Together the sizes stay under max_connections minus the reserved
+slots and an operations headroom (divided by --instances) and under
+connectionPool.maxConnections; connectionPool.minConnections are kept open, shared by
+load. Busy connections are compared with what the server's cores run well
+(2 × cores + 1).
 
 --pgbouncer DIR writes pgbouncer.ini and userlist.txt for the installed PgBouncer:
 one database alias per profile with its pool size, pool mode and statement timeout,
@@ -162,8 +163,11 @@ func writePoolAdvice(w io.Writer, format string, adv *pool.Advice) error {
 	w = display.NewWriter(w)
 	fmt.Fprintf(w, "Workload: %s.\n", adv.Source)
 	s := adv.Server
-	fmt.Fprintf(w, "Server: max_connections %d - %d superuser reserved - %d reserved - %d headroom = ceiling %d",
-		s.MaxConnections, s.SuperuserReserved, s.Reserved, s.OpsHeadroom, s.Ceiling)
+	fmt.Fprintf(w, "Server: max_connections %d - %d superuser reserved - %d reserved - %d headroom = %d per instance",
+		s.MaxConnections, s.SuperuserReserved, s.Reserved, s.OpsHeadroom, s.ServerCeiling)
+	if s.CappedByConfig {
+		fmt.Fprintf(w, "; connectionPool.maxConnections caps the pools at %d", s.Ceiling)
+	}
 	if s.Cores > 0 {
 		fmt.Fprintf(w, "; %d cores run about %d active connections well", s.Cores, s.ActiveTarget)
 	}
