@@ -40,6 +40,7 @@ type Profile struct {
 	QueryAnalyzer  QueryAnalyzer  `yaml:"queryAnalyzer"`
 	IndexOptimizer IndexOptimizer `yaml:"indexOptimizer"`
 	Monitor        Monitor        `yaml:"monitor"`
+	ConnectionPool ConnectionPool `yaml:"connectionPool"`
 	Healthcare     Healthcare     `yaml:"healthcare"`
 	Checks         Checks         `yaml:"checks"`
 	Compliance     Compliance     `yaml:"compliance"`
@@ -134,8 +135,16 @@ type Monitor struct {
 // AlertThresholds are the levels at which `pgmedic check` reports a problem.
 type AlertThresholds struct {
 	ConnectionCount float64  `yaml:"connectionCount" reader:"check"` // percent of max_connections
-	ReplicationLag  Duration `yaml:"replicationLag" reader:"check"`
+	ReplicationLag  Duration `yaml:"replicationLag" reader:"check, replica status"`
 	CacheHitRatio   float64  `yaml:"cacheHitRatio" reader:"check"` // minimum percent
+}
+
+// ConnectionPool bounds what `pgmedic pool advise` recommends per application instance:
+// MaxConnections caps all workload profiles together, MinConnections is how many of
+// them are kept open, shared among the profiles by their load.
+type ConnectionPool struct {
+	MinConnections int `yaml:"minConnections" reader:"pool advise"`
+	MaxConnections int `yaml:"maxConnections" reader:"pool advise"`
 }
 
 // Healthcare overrides PHI classification. Entries are "table", "schema.table",
@@ -239,6 +248,7 @@ func builtin(name string) (*Profile, bool) {
 					CacheHitRatio:   99,
 				},
 			},
+			ConnectionPool: ConnectionPool{MinConnections: 10, MaxConnections: 50},
 		}, true
 	case Development:
 		return &Profile{
@@ -275,6 +285,7 @@ func builtin(name string) (*Profile, bool) {
 					CacheHitRatio:   95,
 				},
 			},
+			ConnectionPool: ConnectionPool{MinConnections: 2, MaxConnections: 10},
 		}, true
 	}
 	return nil, false

@@ -623,8 +623,12 @@ func TestEnvOverrides(t *testing.T) {
 			}},
 		{"string", map[string]string{"PGMEDIC_CONNECTION_APPLICATION_NAME": "pgmedic-ci"},
 			func(p *Profile) bool { return p.Connection.ApplicationName == "pgmedic-ci" }},
-		{"connection section beside the retired connectionPool", map[string]string{"PGMEDIC_CONNECTION_LOCK_TIMEOUT": "7s"},
+		{"connection section beside connectionPool", map[string]string{"PGMEDIC_CONNECTION_LOCK_TIMEOUT": "7s"},
 			func(p *Profile) bool { return p.Connection.LockTimeout.Duration == 7*time.Second }},
+		{"connectionPool", map[string]string{"PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS": "99", "PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS": "3"},
+			func(p *Profile) bool {
+				return p.ConnectionPool.MaxConnections == 99 && p.ConnectionPool.MinConnections == 3 && p.Connection.LockTimeout.Duration == 2*time.Second
+			}},
 		{"env beats file", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT": "3"},
 			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 3 }},
 		{"empty counts as unset", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT": ""},
@@ -661,8 +665,7 @@ func TestEnvErrors(t *testing.T) {
 		{"typo", map[string]string{"PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_TRESHOLD": "1s"},
 			[]string{"PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_TRESHOLD"}, "did you mean PGMEDIC_QUERY_ANALYZER_SLOW_QUERY_THRESHOLD?"},
 		{"longest prefix wins", map[string]string{"PGMEDIC_CONNECTION_POOL_MAX": "1"},
-			[]string{`PGMEDIC_CONNECTION_POOL_MAX="1": profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section`},
-			"connection pools are not built in this version"},
+			[]string{`PGMEDIC_CONNECTION_POOL_MAX="1"`, "names no setting of section connectionPool", "PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS"}, ""},
 		{"bad int", map[string]string{"PGMEDIC_INDEX_OPTIMIZER_MIN_TABLE_ROWS": "many"},
 			[]string{`PGMEDIC_INDEX_OPTIMIZER_MIN_TABLE_ROWS="many"`, "profiles.production.indexOptimizer.minTableRows", "expected a whole number"}, "a whole number"},
 		{"bad bool", map[string]string{"PGMEDIC_CONNECTION_REQUIRE_VERIFY_FULL": "nope"},
@@ -729,7 +732,7 @@ func TestEnvTable(t *testing.T) {
 		"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE",
 		"PGMEDIC_INDEX_OPTIMIZER_ENABLE_AUTO_INDEXING",
 		"PGMEDIC_PARTITIONER_PREMAKE",
-		"PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS",
+		"PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING",
 		"PGMEDIC_MONITOR_RETENTION_PERIOD",
 		"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE",
 	} {
@@ -759,6 +762,10 @@ func TestValidation(t *testing.T) {
 	}{
 		{"PHI and not PHI at the line of notPHI", "healthcare:\n      phiTables: [patients]\n      notPHI: [patients]",
 			[]string{"pgmedic.yaml:5:", `profiles.production.healthcare.notPHI: "patients" is also listed as PHI (phiTables or phiColumns)`}},
+		{"pool minimum above maximum", "connectionPool:\n      minConnections: 20\n      maxConnections: 8",
+			[]string{"pgmedic.yaml:4:", "profiles.production.connectionPool.minConnections: 20 is more than maxConnections (8)"}},
+		{"pool maximum zero", "connectionPool:\n      minConnections: 0\n      maxConnections: 0",
+			[]string{"connectionPool.maxConnections: must be between 1 and 10000, got 0"}},
 		{"maxIndexesPerTable zero", "indexOptimizer:\n      maxIndexesPerTable: 0",
 			[]string{"indexOptimizer.maxIndexesPerTable: must be between 1 and 64, got 0"}},
 		{"connectionCount below 1", "monitor:\n      alertThresholds:\n        connectionCount: 0.5",
@@ -1026,7 +1033,8 @@ func TestErrorFormat(t *testing.T) {
 }
 
 // knownReaders are the commands a reader tag may name.
-var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true, "phi": true, "comply": true}
+var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true,
+	"pool advise": true, "replica status": true, "phi": true, "comply": true}
 
 func TestReaderTags(t *testing.T) {
 	// Every setting says which commands read it, so that a key nothing reads cannot be
@@ -1199,9 +1207,9 @@ func TestUnreadKeysInFile(t *testing.T) {
 		{"whole section with many keys is one error", "profiles:\n  production:\n    partitioner:\n      strategy: range\n      premake: 4\n      hashPartitions: 16\n",
 			[]string{"pgmedic.yaml:3: profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section"},
 			"partitioning is not built in this version; remove the section"},
-		{"empty section", "profiles:\n  production:\n    connectionPool:\n",
-			[]string{"pgmedic.yaml:3: profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section"},
-			"connection pools are not built in this version"},
+		{"empty section", "profiles:\n  production:\n    partitioner:\n",
+			[]string{"pgmedic.yaml:3: profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section"},
+			"partitioning is not built in this version"},
 		{"custom profile", "profiles:\n  staging:\n    extends: production\n    monitor:\n      alertThresholds:\n        queryResponseTime: 2s\n",
 			[]string{"pgmedic.yaml:6: profiles.staging.monitor.alertThresholds.queryResponseTime: no part of this version of pgmedic reads queryResponseTime"},
 			"the slow-statement level is queryAnalyzer.slowQueryThreshold"},
@@ -1275,9 +1283,9 @@ func TestUnreadEnv(t *testing.T) {
 		{"sampleRate", map[string]string{"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": "0.5"},
 			[]string{`PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE="0.5": profiles.production.queryAnalyzer.sampleRate: no part of this version of pgmedic reads sampleRate`},
 			"bound the work with queryAnalyzer.topStatements"},
-		{"pool, not connection", map[string]string{"PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS": "99"},
-			[]string{`PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS="99": profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section`},
-			"connection pools are not built in this version"},
+		{"pool, not connection", map[string]string{"PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING": "false"},
+			[]string{`PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING="false": profiles.production.connectionPool.enableAutoScaling: no part of this version of pgmedic reads enableAutoScaling`},
+			"always adapts its admission limits"},
 		{"nested key", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE": "90"},
 			[]string{`PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE="90": profiles.production.monitor.alertThresholds.diskUsage: no part of this version of pgmedic reads diskUsage`},
 			"monitoring is not built in this version"},
@@ -1299,15 +1307,16 @@ func TestUnreadEnv(t *testing.T) {
 		})
 	}
 
-	// PGMEDIC_CONNECTION_POOL_* is rejected while PGMEDIC_CONNECTION_* beside it is not:
-	// the one error is the pool's, and the connection variable alone applies.
-	env := map[string]string{"PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS": "99", "PGMEDIC_CONNECTION_LOCK_TIMEOUT": "7s"}
+	// An unread PGMEDIC_CONNECTION_POOL_* key is rejected while PGMEDIC_CONNECTION_*
+	// beside it is not: the one error is the pool's, and the connection variable alone
+	// applies.
+	env := map[string]string{"PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING": "true", "PGMEDIC_CONNECTION_LOCK_TIMEOUT": "7s"}
 	_, err := Parse(nil, "pgmedic.yaml", "", MapEnv(env))
 	errs := errorsOf(t, err)
-	if len(errs) != 1 || errs[0].Env != "PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS" || !strings.Contains(errs[0].Hint, "connection pools are not built") {
+	if len(errs) != 1 || errs[0].Env != "PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING" || !strings.Contains(errs[0].Hint, "always adapts") {
 		t.Errorf("errors = %v, want only the pool variable's", err)
 	}
-	delete(env, "PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS")
+	delete(env, "PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING")
 	p, err := Parse(nil, "pgmedic.yaml", "", MapEnv(env))
 	if err != nil || p.Connection.LockTimeout.Duration != 7*time.Second {
 		t.Errorf("PGMEDIC_CONNECTION_LOCK_TIMEOUT: %v, %v", p, err)

@@ -16,7 +16,6 @@ const (
 	monitorNotBuilt  = "monitoring is not built in this version: `pgmedic check` takes one reading when run; " + notBuilt
 	sectionNotBuilt  = "remove the section; it is accepted again when an engine reads it"
 	partitioningHint = "partitioning is not built in this version; " + sectionNotBuilt
-	poolsHint        = "connection pools are not built in this version; " + sectionNotBuilt
 )
 
 // unreadKey is one key or section that no part of pgmedic reads.
@@ -33,7 +32,9 @@ func unreadKeys() []unreadKey {
 		{path: "queryAnalyzer.enableIndexAnalysis", hint: "index advice is `pgmedic index advise`; switch single rules off with checks.disabled"},
 		{path: "indexOptimizer.enableAutoIndexing", hint: "pgmedic builds indexes only when asked: `pgmedic index apply --apply`"},
 		{path: "partitioner", section: true, hint: partitioningHint},
-		{path: "connectionPool", section: true, hint: poolsHint},
+		{path: "connectionPool.healthcareOptimizations", hint: "the workload profiles are always healthcare ones (`pgmedic pool advise`); " + notBuilt},
+		{path: "connectionPool.enableMonitoring", hint: "pool metrics come from the pool library's Prometheus collector; " + notBuilt},
+		{path: "connectionPool.enableAutoScaling", hint: "the pool library always adapts its admission limits between the profile's minimum and maximum; " + notBuilt},
 		{path: "monitor.enableRealTimeMonitoring", hint: monitorNotBuilt},
 		{path: "monitor.enableHealthcareCompliance", hint: "monitoring is not built in this version; the HIPAA query rules are switched by queryAnalyzer.enableHealthcareCompliance"},
 		{path: "monitor.monitoringInterval", hint: monitorNotBuilt},

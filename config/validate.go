@@ -43,6 +43,14 @@ func (p *Profile) Validate() error {
 	c.durationPositive("monitor.alertThresholds.replicationLag", at.ReplicationLag)
 	c.floatRange("monitor.alertThresholds.cacheHitRatio", at.CacheHitRatio, 0, 100)
 
+	cp := p.ConnectionPool
+	c.intRange("connectionPool.minConnections", cp.MinConnections, 0, 10000)
+	c.intRange("connectionPool.maxConnections", cp.MaxConnections, 1, 10000)
+	if cp.MaxConnections >= 1 && cp.MinConnections > cp.MaxConnections {
+		c.fail("connectionPool.minConnections", "make it at most connectionPool.maxConnections",
+			"%d is more than maxConnections (%d)", cp.MinConnections, cp.MaxConnections)
+	}
+
 	h := p.Healthcare
 	c.names("healthcare.phiTables", h.PHITables, 1, 2, `"table" or "schema.table"`)
 	c.names("healthcare.phiColumns", h.PHIColumns, 2, 3, `"table.column" or "schema.table.column"`)

@@ -238,6 +238,16 @@ func SSLMode(dsn string) string {
 	return "prefer"
 }
 
+// SSLRootCert is the CA file a connection string (or, failing that, PGSSLROOTCERT) names
+// for verifying the server, "" when none.
+func SSLRootCert(dsn string) string {
+	if v, ok := lookupParam(dsn, "sslrootcert"); ok && v != "" {
+		return v
+	}
+	v, _ := lookupEnv("PGSSLROOTCERT")
+	return v
+}
+
 func parseError(dsn string, err error) error {
 	msg := err.Error()
 	var pe *pgconn.ParseConfigError

@@ -73,13 +73,19 @@ func TestConfigRejectsUnreadEnv(t *testing.T) {
 		}
 	}
 
-	// The pools' prefix is not the connection section's.
+	// The pools' prefix is not the connection section's: an unread pool key is the
+	// pool section's error, and a read one is accepted.
 	t.Setenv("PGMEDIC_PARTITIONER_PREMAKE", "")
-	t.Setenv("PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS", "99")
+	t.Setenv("PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING", "true")
 	r = run(t, "config", "validate")
-	if line := oneErrorLine(t, r); r.code != 2 || !strings.Contains(line, "PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS") ||
-		!strings.Contains(line, "connection pools are not built in this version") {
+	if line := oneErrorLine(t, r); r.code != 2 || !strings.Contains(line, "PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING") ||
+		!strings.Contains(line, "always adapts its admission limits") {
 		t.Errorf("exit %d, error line %q", r.code, line)
+	}
+	t.Setenv("PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING", "")
+	t.Setenv("PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS", "99")
+	if r = run(t, "config", "validate"); r.code != 0 {
+		t.Errorf("PGMEDIC_CONNECTION_POOL_MAX_CONNECTIONS=99: exit %d, %s", r.code, r.stderr)
 	}
 }
 
@@ -101,6 +107,8 @@ func TestConfigValidateListsReaders(t *testing.T) {
 		{"queryAnalyzer.slowQueryThreshold", "1s", "default", "check, queries"},
 		{"connection.lockTimeout", "2s", "default", "every command that connects"},
 		{"healthcare.phiTables", "[]", "default", "check, queries, index advise, phi, comply"},
+		{"connectionPool.maxConnections", "50", "default", "pool advise"},
+		{"monitor.alertThresholds.replicationLag", "30s", "default", "check, replica status"},
 	}
 	for _, tt := range tests {
 		value, from, readers := settingLine(t, r.stdout, tt.key)
@@ -122,7 +130,7 @@ func TestConfigValidateListsReaders(t *testing.T) {
 			t.Errorf("value of %s at column %d, others at %d", f[0], at, col)
 		}
 	}
-	for _, gone := range []string{"sampleRate", "partitioner", "connectionPool", "retentionPeriod", "diskUsage"} {
+	for _, gone := range []string{"sampleRate", "partitioner", "enableAutoScaling", "healthcareOptimizations", "retentionPeriod", "diskUsage"} {
 		if strings.Contains(r.stdout, gone) {
 			t.Errorf("validate lists %s, which nothing reads", gone)
 		}

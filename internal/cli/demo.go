@@ -34,6 +34,9 @@ type demoFlags struct {
 	clients  int
 	keep     bool
 	optimize bool
+	// replicas and pgbouncer add streaming standbys and PgBouncer (demotopo.go).
+	replicas  int
+	pgbouncer bool
 }
 
 func (a *app) demoCommand() *cobra.Command {
@@ -65,6 +68,8 @@ the end; with --keep it stays up and the last line printed is its connection URI
 	cmd.Flags().IntVar(&f.clients, "clients", 4, "concurrent workload sessions")
 	cmd.Flags().BoolVar(&f.keep, "keep", false, "leave the cluster running and print its connection URI last")
 	cmd.Flags().BoolVar(&f.optimize, "optimize", false, "apply the index advice and run the workload again, comparing throughput and p95 latency")
+	cmd.Flags().IntVar(&f.replicas, "replicas", 0, "streaming standbys to start beside the primary (see 'demo status')")
+	cmd.Flags().BoolVar(&f.pgbouncer, "pgbouncer", false, "start PgBouncer in front, configured by 'pool advise' (one database per workload profile)")
 
 	stop := &cobra.Command{
 		Use:   "stop",
@@ -74,7 +79,7 @@ the end; with --keep it stays up and the last line printed is its connection URI
 		},
 	}
 	stop.Flags().StringVar(&f.dir, "dir", filepath.Join(".pgmedic", "demo"), "directory of the demo cluster")
-	cmd.AddCommand(stop)
+	cmd.AddCommand(stop, a.demoStatusCommand(&f.dir))
 	return cmd
 }
 
@@ -87,6 +92,9 @@ func (f *demoFlags) validate() error {
 	}
 	if f.clients < 1 || f.clients > 200 {
 		return usageErrorf("--clients must be between 1 and 200, got %d", f.clients)
+	}
+	if f.replicas < 0 || f.replicas > 5 {
+		return usageHint("a laptop runs up to five", "--replicas must be between 0 and 5, got %d", f.replicas)
 	}
 	if strings.TrimSpace(f.dir) == "" {
 		return usageErrorf("--dir must not be empty")
@@ -162,6 +170,15 @@ func (a *app) demo(f demoFlags) (err error) {
 	}
 	if err := a.demoAdvice(cluster, f, res, out); err != nil {
 		return err
+	}
+	if f.replicas > 0 || f.pgbouncer {
+		stopTopology, err := a.startTopology(cluster, f, out)
+		if err != nil {
+			return err
+		}
+		if !f.keep {
+			defer stopTopology()
+		}
 	}
 	fmt.Fprintf(out, "\ndemo finished in %.0fs\n", time.Since(began).Seconds())
 	if res.Errors > 0 {
@@ -347,6 +364,9 @@ func (a *app) demoStop(dir string) error {
 		if errors.Is(err, localpg.ErrNotACluster) {
 			return usageHint("give the --dir the demo was started with", "no demo cluster in %s", dir)
 		}
+		return err
+	}
+	if err := a.stopTopology(dir); err != nil {
 		return err
 	}
 	if !cluster.Running() {

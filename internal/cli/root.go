@@ -78,10 +78,13 @@ appointment data. This version:
   - finds the PHI in every column from names, sampled values and foreign keys (phi),
     audits and scores the HIPAA technical safeguards of 45 CFR 164.312 and hardens
     them: roles, RLS, an audit trail, pgaudit, column encryption (comply, comply fix),
-    and measures what the audit trail and pgaudit cost the workload (bench harden).
-Partitioning, connection pools and monitoring are not in this version. Analysis is
-read-only; anything that changes a database is printed as a plan and runs only with
---apply.`,
+    and measures what the audit trail and pgaudit cost the workload (bench harden);
+  - sizes connection pools per workload and writes PgBouncer's configuration
+    (pool advise); the pool package routes reads to standbys for applications;
+  - reports standbys' replication and failover readiness and plans new standbys
+    (replica), and plans distributing the schema with Citus (shard).
+Partitioning and monitoring are not in this version. Analysis is read-only; anything
+that changes a database is printed as a plan and runs only with --apply.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -121,6 +124,9 @@ read-only; anything that changes a database is printed as a plan and runs only w
 		a.complyCommand(),
 		a.benchCommand(),
 		a.configCommand(),
+		a.poolCommand(),
+		a.replicaCommand(),
+		a.shardCommand(),
 	)
 	setNoArgs(root)
 	return root

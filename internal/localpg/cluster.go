@@ -222,44 +222,15 @@ func (c *Cluster) initialise(ctx context.Context) error {
 		return err
 	}
 	c.Bin = bin
-	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
-		return fmt.Errorf("localpg: creating %s: %w", c.Dir, err)
-	}
-	home := filepath.Join(c.Dir, "server")
-	if !c.owner.canReach(home) {
-		// A checkout under /root (0700) is closed to the postgres account: keep the
-		// server's files in a directory it can reach, and remember where.
-		home = filepath.Join(os.TempDir(), "pgmedic-"+shortHash(c.Dir), "server")
-		fmt.Fprintf(c.opts.Log, "the %s account cannot reach %s; keeping the server files in %s\n", c.owner.name, c.Dir, home)
-	}
-	if err := os.RemoveAll(home); err != nil {
-		return fmt.Errorf("localpg: clearing %s: %w", home, err)
-	}
-	if parent := filepath.Dir(home); parent != c.Dir {
-		if err := c.owner.mkdir(parent, 0o755); err != nil {
-			return err
-		}
-	}
-	if err := c.owner.mkdir(home, 0o700); err != nil {
+	if err := c.prepareHome(); err != nil {
 		return err
 	}
-	sock := filepath.Join(home, "run")
-	if len(sock) > 80 { // sun_path is 108 bytes including "/.s.PGSQL.65535"
-		sock = filepath.Join(os.TempDir(), "pgmedic-sock-"+shortHash(c.Dir))
-	}
-	if err := os.RemoveAll(sock); err != nil {
-		return fmt.Errorf("localpg: clearing %s: %w", sock, err)
-	}
-	if err := c.owner.mkdir(sock, 0o700); err != nil {
-		return err
-	}
-	c.setHome(home, sock)
 
 	password, err := randomPassword()
 	if err != nil {
 		return err
 	}
-	pwfile := filepath.Join(home, "initdb.pw")
+	pwfile := filepath.Join(c.Home, "initdb.pw")
 	if err := c.owner.writeFile(pwfile, []byte(password+"\n"), 0o600); err != nil {
 		return err
 	}
@@ -298,6 +269,44 @@ func (c *Cluster) initialise(ctx context.Context) error {
 		return fmt.Errorf("localpg: writing the superuser password file: %w", err)
 	}
 	return c.saveState()
+}
+
+// prepareHome creates the cluster directory, the server's home and its private socket
+// directory, owned by the server account.
+func (c *Cluster) prepareHome() error {
+	if err := os.MkdirAll(c.Dir, 0o755); err != nil {
+		return fmt.Errorf("localpg: creating %s: %w", c.Dir, err)
+	}
+	home := filepath.Join(c.Dir, "server")
+	if !c.owner.canReach(home) {
+		// A checkout under /root (0700) is closed to the postgres account: keep the
+		// server's files in a directory it can reach, and remember where.
+		home = filepath.Join(os.TempDir(), "pgmedic-"+shortHash(c.Dir), "server")
+		fmt.Fprintf(c.opts.Log, "the %s account cannot reach %s; keeping the server files in %s\n", c.owner.name, c.Dir, home)
+	}
+	if err := os.RemoveAll(home); err != nil {
+		return fmt.Errorf("localpg: clearing %s: %w", home, err)
+	}
+	if parent := filepath.Dir(home); parent != c.Dir {
+		if err := c.owner.mkdir(parent, 0o755); err != nil {
+			return err
+		}
+	}
+	if err := c.owner.mkdir(home, 0o700); err != nil {
+		return err
+	}
+	sock := filepath.Join(home, "run")
+	if len(sock) > 80 { // sun_path is 108 bytes including "/.s.PGSQL.65535"
+		sock = filepath.Join(os.TempDir(), "pgmedic-sock-"+shortHash(c.Dir))
+	}
+	if err := os.RemoveAll(sock); err != nil {
+		return fmt.Errorf("localpg: clearing %s: %w", sock, err)
+	}
+	if err := c.owner.mkdir(sock, 0o700); err != nil {
+		return err
+	}
+	c.setHome(home, sock)
+	return nil
 }
 
 // hbaConf: the socket directory is private to the server account, so local connections

@@ -278,3 +278,43 @@ func statUID(st os.FileInfo) int {
 }
 
 func escapeQuery(s string) string { return url.QueryEscape(s) }
+
+func TestStandbyStreamsFromPrimary(t *testing.T) {
+	dir := openDir(t)
+	primary := startCluster(t, filepath.Join(dir, "primary"))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	standby, err := StartStandby(ctx, primary, StandbyOptions{Options: Options{Dir: filepath.Join(dir, "standby")}, Slot: "standby_1"})
+	if err != nil {
+		t.Fatalf("StartStandby: %v", err)
+	}
+	t.Cleanup(func() { _ = standby.Destroy(context.Background()) })
+	if got := query(t, standby.URI("postgres"), "SELECT pg_is_in_recovery()::text"); got != "true" {
+		t.Fatalf("standby in recovery = %s, want true", got)
+	}
+	exec := func(uri, sql string) {
+		conn, err := pgx.Connect(ctx, uri)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	exec(primary.URI("postgres"), "CREATE TABLE standby_probe AS SELECT 42 AS v")
+	// The table reaches the standby through streaming replication; wait for replay.
+	for {
+		if query(t, standby.URI("postgres"), "SELECT (to_regclass('standby_probe') IS NOT NULL)::text") == "true" {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatal("the standby never replayed the CREATE TABLE")
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+	if got := query(t, primary.URI("postgres"), "SELECT active::text FROM pg_replication_slots WHERE slot_name = 'standby_1'"); got != "true" {
+		t.Fatalf("slot standby_1 active = %s, want true", got)
+	}
+}

@@ -141,3 +141,34 @@ func (o *owner) inGroup(gid uint32) bool {
 	}
 	return false
 }
+
+// ServerCommand builds a command that runs as the server account (the "postgres" user
+// when pgmedic runs as root; this process's user otherwise), for tools that refuse root
+// such as Patroni. It is killed when this process dies.
+func ServerCommand(name string, args ...string) (*exec.Cmd, error) {
+	o, err := currentOwner("")
+	if err != nil {
+		return nil, err
+	}
+	cmd := o.command(name, args...)
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Setsid = true
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+	return cmd, nil
+}
+
+// GiveToServer hands paths to the server account (a no-op unless pgmedic runs as root).
+func GiveToServer(paths ...string) error {
+	o, err := currentOwner("")
+	if err != nil {
+		return err
+	}
+	for _, p := range paths {
+		if err := o.chown(p); err != nil {
+			return err
+		}
+	}
+	return nil
+}

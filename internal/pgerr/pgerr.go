@@ -4,6 +4,7 @@
 package pgerr
 
 import (
+	"context"
 	"errors"
 	"strings"
 
@@ -35,6 +36,9 @@ const (
 	DatatypeMismatch      = "42804"
 	AmbiguousParameter    = "42P08"
 	GroupingError         = "42803"
+	AdminShutdown         = "57P01"
+	CrashShutdown         = "57P02"
+	CannotConnectNow      = "57P03"
 )
 
 // Code is the error's SQLSTATE, "" when it is not a server error.
@@ -74,6 +78,19 @@ func LockTimeout(err error) bool { return Is(err, LockNotAvailable, DeadlockDete
 // serialization failure).
 func Retryable(err error) bool {
 	return Is(err, LockNotAvailable, DeadlockDetected, SerializationFailure)
+}
+
+// Unavailable: the server or the connection to it went away (class 08, a shutdown, a
+// server still starting) or the failure happened below the protocol (a refused or reset
+// connection, an EOF) rather than in the statement. Context cancellation is not.
+func Unavailable(err error) bool {
+	if err == nil || errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	if Code(err) == "" {
+		return true
+	}
+	return Class(err) == "08" || Is(err, AdminShutdown, CrashShutdown, CannotConnectNow)
 }
 
 // Privilege: the role may not do it.

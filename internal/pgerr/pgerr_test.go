@@ -1,6 +1,7 @@
 package pgerr
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"testing"
@@ -18,6 +19,11 @@ func TestClassify(t *testing.T) {
 	}
 	if !TypeResolution(&pgconn.PgError{Code: "42P18"}) || TypeResolution(&pgconn.PgError{Code: "42P01"}) {
 		t.Error("type resolution")
+	}
+	if !Unavailable(fmt.Errorf("read: %w", errors.New("unexpected EOF"))) || !Unavailable(&pgconn.PgError{Code: "57P01"}) ||
+		!Unavailable(&pgconn.PgError{Code: "08006"}) || Unavailable(&pgconn.PgError{Code: "42P01"}) ||
+		Unavailable(fmt.Errorf("q: %w", context.Canceled)) || Unavailable(nil) {
+		t.Error("unavailable: lost connections and shutdowns only")
 	}
 	if Is(errors.New("55P03"), LockNotAvailable) {
 		t.Error("text that looks like a code is not a server error")

@@ -362,3 +362,30 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// NewStandby starts a streaming standby of the package's cluster (pg_basebackup over the
+// private socket) for one test, and removes it when the test ends. Every database of
+// the cluster, including those made by NewDB, is replicated to it; connect with
+// standby.URI(db.Name).
+func (c *Cluster) NewStandby(t testing.TB, settings map[string]string) *localpg.Cluster {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "pgmedic-standby-")
+	if err != nil {
+		t.Fatalf("pgtest: creating a directory for the standby: %v", err)
+	}
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("pgtest: opening %s to the server account: %v", dir, err)
+	}
+	sb, err := localpg.StartStandby(ctx, c.Cluster, localpg.StandbyOptions{Options: localpg.Options{Dir: dir + "/standby", Settings: settings}})
+	if err != nil {
+		os.RemoveAll(dir)
+		t.Fatalf("pgtest: starting a standby: %v", err)
+	}
+	t.Cleanup(func() {
+		_ = sb.Destroy(context.Background())
+		os.RemoveAll(dir)
+	})
+	return sb
+}
