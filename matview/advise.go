@@ -85,7 +85,7 @@ type Advice struct {
 // reads: the planner estimates each view's rows from an EXPLAIN of its query.
 func Advise(ctx context.Context, conn *pgx.Conn, snap *snapshot.Snapshot, opts Options) (*Advice, error) {
 	opts = opts.withDefaults()
-	out := &Advice{Proposals: []Proposal{}}
+	out := &Advice{Proposals: []Proposal{}, Skipped: []Skipped{}}
 	stmts := append([]snapshot.Statement(nil), snap.Workload.Statements...)
 	sort.Slice(stmts, func(i, j int) bool { return stmts[i].TotalExecMs > stmts[j].TotalExecMs })
 	seen := map[string]bool{}

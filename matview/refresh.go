@@ -101,7 +101,7 @@ func RefreshPlan(views []View, opts RefreshOptions) (*finding.Plan, []string) {
 			how, lock = "", "ACCESS EXCLUSIVE (readers wait for the refresh)"
 		}
 		step := finding.Step{Description: "refresh " + v.Name, Kind: "maintenance", Long: true, Lock: lock, Object: v.Name,
-			SQL: fmt.Sprintf("REFRESH MATERIALIZED VIEW %s%s; INSERT INTO pgmedic.matview_refresh (view_name, seconds, concurrently) "+
+			SQL: fmt.Sprintf("REFRESH MATERIALIZED VIEW %s%s; INSERT INTO pgmedic.matview_refresh (view_name, seconds, concurrent) "+
 				"VALUES (%s, extract(epoch FROM clock_timestamp() - now()), %v)", how, q, ident.Literal(v.Name), how != "")}
 		if opts.OlderThan > 0 {
 			step.Check = fmt.Sprintf("SELECT EXISTS (SELECT FROM pgmedic.matview_refresh WHERE view_name = %s AND refreshed_at > now() - make_interval(secs => %d))",

@@ -132,6 +132,10 @@ func (d *design) collectAggregates() error {
 		if !aggregates[name] {
 			return true // a scalar function: its arguments may hold aggregates
 		}
+		if hasParam(n) {
+			err = notEligible("a parameter inside %s (pg_stat_statements turns constants into parameters; the view needs their values)", name)
+			return false
+		}
 		if fc.AggDistinct || len(fc.AggOrder) > 0 || fc.AggFilter != nil || fc.AggWithinGroup {
 			err = notEligible("%s with DISTINCT, ORDER BY or FILTER cannot be re-aggregated", name)
 			return false

@@ -22,6 +22,7 @@ func TestPlanShapes(t *testing.T) {
 		{`SELECT status, avg(billed_amount), count(*) FROM claims WHERE provider_id = $1 AND status <> 'void' GROUP BY status`,
 			"status,provider_id", []string{"provider_id = $1", "AS avg", "AS count"}, ""},
 		{`SELECT count(DISTINCT patient_id) FROM claims WHERE provider_id = $1`, "", nil, "DISTINCT"},
+		{`SELECT provider_id, sum(CASE WHEN status = $1 THEN $2 ELSE $3 END) FROM appointments GROUP BY provider_id`, "", nil, "parameter inside sum"},
 		{`SELECT id, name FROM providers WHERE id = $1`, "", nil, "no aggregate"},
 		{`SELECT status, count(*) FROM claims WHERE lower(status) = $1 GROUP BY status`, "", nil, "parameter"},
 		{`SELECT status, billed_amount, count(*) FROM claims GROUP BY status`, "", nil, "outside GROUP BY"},

@@ -4,7 +4,7 @@ CREATE TABLE IF NOT EXISTS pgmedic.matview_refresh (
     view_name    text NOT NULL,           -- schema.view
     refreshed_at timestamptz NOT NULL DEFAULT now(),
     seconds      double precision,
-    concurrently boolean NOT NULL,
+    concurrent   boolean NOT NULL,
     refreshed_by text NOT NULL DEFAULT session_user
 );
 CREATE INDEX IF NOT EXISTS matview_refresh_view_idx ON pgmedic.matview_refresh (view_name, refreshed_at DESC);

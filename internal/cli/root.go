@@ -82,7 +82,9 @@ appointment data. This version:
   - sizes connection pools per workload and writes PgBouncer's configuration
     (pool advise); the pool package routes reads to standbys for applications;
   - reports standbys' replication and failover readiness and plans new standbys
-    (replica), and plans distributing the schema with Citus (shard).
+    (replica), and plans distributing the schema with Citus (shard);
+  - proposes materialized views for heavy repeated aggregates and keeps them fresh
+    (matview advise, matview refresh).
 Partitioning and monitoring are not in this version. Analysis is read-only; anything
 that changes a database is printed as a plan and runs only with --apply.`,
 		Version:       version,
@@ -127,6 +129,7 @@ that changes a database is printed as a plan and runs only with --apply.`,
 		a.poolCommand(),
 		a.replicaCommand(),
 		a.shardCommand(),
+		a.matviewCommand(),
 	)
 	setNoArgs(root)
 	return root
