@@ -114,6 +114,7 @@ a plan and runs only with --apply.`,
 		a.fixCommand(),
 		a.actionsCommand(),
 		a.configCommand(),
+		a.backupCommand(),
 	)
 	setNoArgs(root)
 	return root

@@ -1,0 +1,71 @@
+package backup
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/internal/synth"
+	"github.com/pgmedic/pgmedic/pgconn"
+)
+
+// BenchmarkBackupVsPgDump times pgmedic's backup (dump, encryption, same-snapshot
+// counts and hashes, manifest) against plain `pg_dump -Fc` to a file, alternating the
+// two in the same run, and reports the speed ratio (1.0 = as fast as plain pg_dump).
+//
+//	PGMEDIC_BENCH_SCALE=0.3 go test -run '^$' -bench BackupVsPgDump -benchtime 1x ./backup/
+func BenchmarkBackupVsPgDump(b *testing.B) {
+	scale := 0.1
+	if s, err := strconv.ParseFloat(os.Getenv("PGMEDIC_BENCH_SCALE"), 64); err == nil && s > 0 {
+		scale = s
+	}
+	db := pg.NewDB(b)
+	ctx := context.Background()
+	pool, err := pgconn.NewPool(ctx, db.SocketURI, pgconn.Policy{Write: true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if _, err := synth.Load(ctx, pool, synth.LoadOptions{Options: synth.Options{Scale: scale, Seed: 3}}); err != nil {
+		b.Fatal(err)
+	}
+	pool.Close()
+	pgDump, err := findTool(ctx, "", "pg_dump")
+	if err != nil {
+		b.Fatal(err)
+	}
+	dir, key := b.TempDir(), make([]byte, KeySize)
+	var plain, ours time.Duration
+	var plainBytes, ourBytes int64
+	for i := 0; i < b.N*3; i++ {
+		began := time.Now()
+		out := filepath.Join(dir, "plain.dump")
+		cmd := exec.Command(pgDump, "-Fc", "-f", out, "-d", db.SocketURI)
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			b.Fatalf("pg_dump: %v %s", err, msg)
+		}
+		plain += time.Since(began)
+		st, _ := os.Stat(out)
+		plainBytes = st.Size()
+		os.Remove(out)
+
+		began = time.Now()
+		res, err := Run(ctx, Options{DSN: db.SocketURI, Dir: dir, Key: key})
+		if err != nil {
+			b.Fatal(err)
+		}
+		ours += time.Since(began)
+		ourBytes = res.Manifest.Bytes
+		os.Remove(res.Path)
+		os.Remove(ManifestPath(res.Path))
+	}
+	ratio := plain.Seconds() / ours.Seconds()
+	b.ReportMetric(ratio, "speed-vs-pg_dump")
+	b.ReportMetric(float64(plainBytes)/1e6, "pg_dump-MB")
+	b.ReportMetric(float64(ourBytes)/1e6, "backup-MB")
+	b.Logf("scale %g: pg_dump -Fc %.2fs, pgmedic backup %.2fs per run (speed ratio %.2f); %d vs %d bytes",
+		scale, plain.Seconds()/float64(b.N*3), ours.Seconds()/float64(b.N*3), ratio, plainBytes, ourBytes)
+}

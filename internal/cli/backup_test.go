@@ -1,0 +1,103 @@
+package cli
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestBackupCommands(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, `CREATE TABLE patients_bk (id int PRIMARY KEY, name text);
+		INSERT INTO patients_bk SELECT i, 'Zebediah' || i FROM generate_series(1, 2000) i`)
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k.key")
+	if r := run(t, "backup", "keygen", "--key", key); r.code != 0 {
+		t.Fatalf("keygen: %d %s", r.code, r.stderr)
+	}
+	if r := run(t, "backup", "keygen", "--key", key); r.code != ExitUsage || !strings.Contains(oneErrorLine(t, r), "already exists") {
+		t.Fatalf("keygen over an existing key: %d %s", r.code, r.stderr)
+	}
+	open := filepath.Join(dir, "open.key")
+	raw, _ := os.ReadFile(key)
+	os.WriteFile(open, raw, 0o644)
+	os.Chmod(open, 0o644)
+	out := filepath.Join(dir, "out")
+	os.Mkdir(out, 0o700)
+	r := run(t, "backup", "--dsn", db.URI, "--to", out, "--key", open)
+	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "readable by others") || !strings.Contains(line, "chmod 600") {
+		t.Fatalf("a key readable by others: %d %s", r.code, r.stderr)
+	}
+
+	r = run(t, "backup", "--dsn", db.URI, "--to", out, "--key", key)
+	if r.code != 0 {
+		t.Fatalf("backup: %d %s", r.code, r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	path := lines[len(lines)-1]
+	if filepath.Dir(path) != out || !strings.HasSuffix(path, ".pgmb") {
+		t.Fatalf("the last line must be the backup's path, got %q", path)
+	}
+	if _, err := os.Stat(path + ".manifest.json"); err != nil {
+		t.Fatalf("no manifest: %v", err)
+	}
+
+	r = run(t, "backup", "verify", path, "--key", key)
+	if r.code != 0 || !strings.Contains(r.stdout, "2000 rows match the manifest") || !strings.Contains(r.stdout, "measured RTO") {
+		t.Fatalf("verify: %d\n%s\n%s", r.code, r.stdout, r.stderr)
+	}
+	for _, s := range []string{r.stdout, r.stderr} {
+		if strings.Contains(s, "Zebediah") {
+			t.Fatal("verify printed table data")
+		}
+	}
+
+	file, _ := os.ReadFile(path)
+	bad := map[string][]byte{"cut.pgmb": file[:len(file)-7], "flip.pgmb": flip(file)}
+	for name, content := range bad {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, content, 0o600)
+		r := run(t, "backup", "verify", p, "--key", key)
+		if line := oneErrorLine(t, r); r.code != ExitFailure || !strings.Contains(line, name) {
+			t.Fatalf("%s: want one line and exit 1, got %d %s", name, r.code, r.stderr)
+		}
+	}
+	other := filepath.Join(dir, "other.key")
+	run(t, "backup", "keygen", "--key", other)
+	r = run(t, "backup", "verify", path, "--key", other)
+	if line := oneErrorLine(t, r); r.code != ExitFailure || !strings.Contains(line, "wrong key") {
+		t.Fatalf("wrong key: %d %s", r.code, r.stderr)
+	}
+
+	// A second backup; prune keeping one lists the older, and removes it with --apply.
+	r = run(t, "backup", "--dsn", db.URI, "--to", out, "--key", key, "-q")
+	if r.code != 0 {
+		t.Fatalf("second backup: %s", r.stderr)
+	}
+	// The first backup is the newest verified one: it stays.
+	r = run(t, "backup", "prune", "--to", out, "--keep", "1", "--apply")
+	if r.code != 0 || !strings.Contains(r.stdout, "the newest verified backup") || !strings.Contains(r.stdout, "2 kept, 0 removed") {
+		t.Fatalf("prune must keep the newest verified backup: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	os.Remove(path + ".verified.json")
+	r = run(t, "backup", "prune", "--to", out, "--keep", "1")
+	if r.code != 0 || !strings.Contains(r.stdout, "1 kept, 1 to remove") {
+		t.Fatalf("prune dry run: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(path); err != nil {
+		t.Fatal("a dry run removed a file")
+	}
+	if r = run(t, "backup", "prune", "--to", out, "--keep", "1", "--apply"); !strings.Contains(r.stdout, "1 kept, 1 removed") {
+		t.Fatalf("prune --apply: %s %s", r.stdout, r.stderr)
+	}
+	if _, err := os.Stat(path); !os.IsNotExist(err) {
+		t.Fatal("prune --apply left the older backup")
+	}
+}
+
+func flip(b []byte) []byte {
+	c := append([]byte(nil), b...)
+	c[len(c)/2] ^= 0x08
+	return c
+}
