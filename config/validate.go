@@ -43,6 +43,14 @@ func (p *Profile) Validate() error {
 	c.durationPositive("monitor.alertThresholds.replicationLag", at.ReplicationLag)
 	c.floatRange("monitor.alertThresholds.cacheHitRatio", at.CacheHitRatio, 0, 100)
 
+	b := p.Backup
+	c.durationPositive("backup.rpoTarget", b.RPOTarget)
+	c.durationPositive("backup.rtoTarget", b.RTOTarget)
+	c.durationPositive("backup.maxVerifiedAge", b.MaxVerifiedAge)
+	if b.PgBackRestConfig != "" && b.PgBackRestStanza == "" {
+		c.fail("backup.pgbackrestStanza", "name the stanza, e.g. main", "a pgBackRest configuration needs a stanza")
+	}
+
 	h := p.Healthcare
 	c.names("healthcare.phiTables", h.PHITables, 1, 2, `"table" or "schema.table"`)
 	c.names("healthcare.phiColumns", h.PHIColumns, 2, 3, `"table.column" or "schema.table.column"`)
