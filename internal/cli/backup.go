@@ -48,7 +48,7 @@ a backup of that size.`,
 	}
 	cmd.Flags().StringVar(&f.to, "to", "", "directory to write the backup and its manifest to")
 	cmd.Flags().StringVar(&f.key, "key", "", "key file: 32 random bytes, raw, hex or base64, readable only by its owner")
-	cmd.AddCommand(a.backupVerifyCommand(), a.backupPruneCommand(), a.backupKeygenCommand())
+	cmd.AddCommand(a.backupVerifyCommand(), a.backupPruneCommand(), a.backupKeygenCommand(), a.backupPlanCommand(), a.backupStatusCommand())
 	return cmd
 }
 

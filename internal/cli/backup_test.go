@@ -101,3 +101,68 @@ func flip(b []byte) []byte {
 	c[len(c)/2] ^= 0x08
 	return c
 }
+
+func TestBackupPlanDryRun(t *testing.T) {
+	db := pg.NewDB(t)
+	conf := filepath.Join(t.TempDir(), "pgbackrest.conf")
+	r := run(t, "backup", "plan", "--pgbackrest", "--dsn", db.URI, "--repo", "/var/lib/pgbackrest", "--config-out", conf, "--stanza", "clinic")
+	if r.code != 0 {
+		t.Fatalf("plan: %d %s", r.code, r.stderr)
+	}
+	for _, want := range []string{"repo1-cipher-type=aes-256-cbc", "repo1-cipher-pass=<generated>", "[clinic]",
+		"ALTER SYSTEM SET archive_mode = 'on'", "archive-push %p", "ALTER SYSTEM SET archive_timeout = '60s'", "dry run"} {
+		if !strings.Contains(r.stdout, want) {
+			t.Errorf("the plan lacks %q:\n%s", want, r.stdout)
+		}
+	}
+	if _, err := os.Stat(conf); !os.IsNotExist(err) {
+		t.Fatal("a dry run wrote the configuration")
+	}
+	r = run(t, "backup", "plan", "--dsn", db.URI)
+	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "--pgbackrest") {
+		t.Fatalf("plan without --pgbackrest: %d %s", r.code, r.stderr)
+	}
+	r = run(t, "backup", "plan", "--pgbackrest", "--dsn", db.URI, "--config-out", "relative.conf")
+	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "absolute") {
+		t.Fatalf("relative config path: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestBackupStatusAndCheck: the status names the last verified restore, and check
+// reports a directory of backups none of which was verified.
+func TestBackupStatusAndCheck(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE t (id int PRIMARY KEY); INSERT INTO t SELECT generate_series(1, 100)")
+	dir := t.TempDir()
+	key := filepath.Join(dir, "k.key")
+	run(t, "backup", "keygen", "--key", key)
+	out := filepath.Join(dir, "b")
+	os.Mkdir(out, 0o700)
+	r := run(t, "backup", "--dsn", db.URI, "--to", out, "--key", key, "-q")
+	if r.code != 0 {
+		t.Fatalf("backup: %s", r.stderr)
+	}
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	path := lines[len(lines)-1]
+
+	t.Setenv("PGMEDIC_BACKUP_DIR", out)
+	r = run(t, "check", "--dsn", db.URI, "--format", "json")
+	if !strings.Contains(r.stdout, `"backup.restore"`) || !strings.Contains(r.stdout, "No backup restore has been verified") {
+		t.Fatalf("check must report backups never verified: %d %s", r.code, r.stderr)
+	}
+	r = run(t, "backup", "status", "--dsn", db.URI)
+	if r.code != 0 || !strings.Contains(r.stdout, "last verified restore: none found") {
+		t.Fatalf("status before verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if r := run(t, "backup", "verify", path, "--key", key, "-q"); r.code != 0 {
+		t.Fatalf("verify: %s", r.stderr)
+	}
+	r = run(t, "backup", "status", "--dsn", db.URI)
+	if r.code != 0 || !strings.Contains(r.stdout, "last verified restore: "+filepath.Base(path)) {
+		t.Fatalf("status after verify: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "check", "--dsn", db.URI, "--format", "json")
+	if strings.Contains(r.stdout, "No backup restore has been verified") {
+		t.Fatalf("check still reports no verified restore: %s", r.stdout)
+	}
+}

@@ -74,7 +74,9 @@ appointment data. This version:
   - recommends indexes for the whole workload, measured with HypoPG, and builds or
     drops them online (index advise, index apply);
   - carries out the fixes of health findings (fix) and keeps an audit log of every
-    change it makes (actions).
+    change it makes (actions);
+  - takes encrypted logical backups and proves them by restoring them, configures
+    pgBackRest archiving and reports the RPO and RTO (backup, backup verify, backup status).
 Partitioning, connection pools, monitoring and the HIPAA safeguards audit are not in
 this version. Analysis is read-only; anything that changes a database is printed as
 a plan and runs only with --apply.`,
