@@ -131,6 +131,14 @@ func readServer(ctx context.Context, conn *pgx.Conn, m *Manifest) error {
 		Scan(&m.Server.Version, &m.Server.Database, &m.Server.InRecovery); err != nil {
 		return fmt.Errorf("backup: reading the server: %w", err)
 	}
+	rows, err := conn.Query(ctx, pgconn.Marker+`SELECT DISTINCT r.rolname FROM pg_catalog.pg_policy p,
+		LATERAL pg_catalog.unnest(p.polroles) AS pr(oid) JOIN pg_catalog.pg_roles r ON r.oid = pr.oid ORDER BY 1`)
+	if err != nil {
+		return fmt.Errorf("backup: reading the roles policies name: %w", err)
+	}
+	if m.Roles, err = pgx.CollectRows(rows, pgx.RowTo[string]); err != nil {
+		return fmt.Errorf("backup: reading the roles policies name: %w", err)
+	}
 	// Only roles allowed to read pg_control see the system identifier; it is optional.
 	var sysid *string
 	if conn.QueryRow(ctx, pgconn.Marker+`SELECT system_identifier::pg_catalog.text FROM pg_catalog.pg_control_system()`).Scan(&sysid) == nil && sysid != nil {

@@ -251,3 +251,38 @@ func TestManifestMismatchIsFound(t *testing.T) {
 		t.Fatalf("a failed verification must be recorded as failed: %+v %v", rec, err)
 	}
 }
+
+// TestPoliciesAndRestoreErrors: roles that row-security policies name are created
+// for the restore, so the policies come back; an object that cannot be restored here
+// (a user mapping for a role the backup does not carry) fails the verification with
+// pg_restore's first error, after the data was compared.
+func TestPoliciesAndRestoreErrors(t *testing.T) {
+	db := pg.NewDB(t)
+	suffix := strings.ToLower(strings.ReplaceAll(db.Name, "_", ""))
+	clinician, mapped := "clinician_"+suffix, "mapped_"+suffix
+	db.Exec(t, `DO $$ BEGIN
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+clinician+`') THEN CREATE ROLE `+clinician+` NOLOGIN; END IF;
+		IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '`+mapped+`') THEN CREATE ROLE `+mapped+` NOLOGIN; END IF; END $$`)
+	db.Exec(t, `CREATE TABLE charts (id int PRIMARY KEY, note text);
+		INSERT INTO charts SELECT i, 'n' || i FROM generate_series(1, 300) i;
+		ALTER TABLE charts ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY charts_read ON charts FOR SELECT TO `+clinician+` USING (true)`)
+	dir, key := t.TempDir(), testKey(t)
+	res := takeBackup(t, db, dir, key)
+	if len(res.Manifest.Roles) != 1 || res.Manifest.Roles[0] != clinician {
+		t.Fatalf("the manifest must name the policy's role: %v", res.Manifest.Roles)
+	}
+	v, err := Verify(ctxFor(t), VerifyOptions{Path: res.Path, Key: key})
+	if err != nil || !v.OK || v.RestoreErrors != 0 {
+		t.Fatalf("a database with policies must verify: %v", err)
+	}
+
+	db.Exec(t, `CREATE EXTENSION IF NOT EXISTS postgres_fdw; CREATE SERVER elsewhere FOREIGN DATA WRAPPER postgres_fdw;
+		CREATE USER MAPPING FOR `+mapped+` SERVER elsewhere`)
+	res = takeBackup(t, db, dir, key)
+	_, err = Verify(ctxFor(t), VerifyOptions{Path: res.Path, Key: key})
+	var re *RestoreError
+	if !errors.As(err, &re) || re.V.RestoreErrors == 0 || !strings.Contains(re.V.FirstRestoreError, "does not exist") || len(re.V.Mismatches) != 0 {
+		t.Fatalf("want a restore error about the missing role, with the data matching; got %v", err)
+	}
+}

@@ -106,6 +106,16 @@ func (s *stderrTail) lastError() string {
 	return strings.TrimSpace(quotedValue.ReplaceAllString(pick, ""))
 }
 
+// firstError is the first error line, stripped of quoted values.
+func (s *stderrTail) firstError() string {
+	for _, l := range strings.Split(s.buf.String(), "\n") {
+		if strings.Contains(l, "error:") || strings.Contains(l, "ERROR:") {
+			return strings.TrimSpace(quotedValue.ReplaceAllString(l, ""))
+		}
+	}
+	return ""
+}
+
 func exitStatus(err error) string {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {

@@ -47,6 +47,9 @@ type Manifest struct {
 	Encryption string      `json:"encryption"`
 	KeyID      string      `json:"key_id"`
 	Tables     []TableStat `json:"tables"`
+	// Roles are the roles row-security policies name: a restore elsewhere needs them
+	// to exist for the policies to be created.
+	Roles []string `json:"roles,omitempty"`
 }
 
 // Rows is the total row count of the manifest's tables.

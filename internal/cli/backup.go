@@ -152,6 +152,10 @@ func (a *app) backupVerify(path string, f verifyFlags) error {
 	if err != nil {
 		var me *backup.MismatchError
 		var ce *backup.CorruptionError
+		var re *backup.RestoreError
+		if errors.As(err, &re) {
+			return &jobError{msg: err.Error(), hint: "install what the error names on this machine (an extension, a language), or restore where it exists", err: err}
+		}
 		if errors.As(err, &me) || errors.As(err, &ce) {
 			return &jobError{msg: err.Error(), hint: "the backup does not restore to what was dumped; take a new backup and keep this one for investigation", err: err}
 		}
