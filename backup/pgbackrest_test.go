@@ -138,6 +138,10 @@ func TestPgBackRestPITR(t *testing.T) {
 	if _, err := r.br.Run(ctx, "backup", "--type=full"); err != nil {
 		t.Fatal(err)
 	}
+	r.exec(t, "INSERT INTO visits VALUES (0, 'before the incremental')")
+	if _, err := r.br.Run(ctx, "backup", "--type=incr"); err != nil {
+		t.Fatal(err)
+	}
 	// pgBackRest records the backup's stop time in whole seconds, and restores to a
 	// time only from a backup that stopped before it.
 	time.Sleep(1100 * time.Millisecond)
@@ -162,8 +166,16 @@ func TestPgBackRestPITR(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Repo == nil || st.Repo.LastFull == nil || st.Repo.Cipher != "aes-256-cbc" || st.Archiver.Failing || st.Archiver.RPOSeconds == nil || *st.Archiver.RPOSeconds != 0 {
+	if st.Repo == nil || st.Repo.LastFull == nil || st.Repo.LastIncr == nil || st.Repo.LastIncr.Type != "incr" || st.Repo.Cipher != "aes-256-cbc" ||
+		st.Repo.Backups != 2 || st.Archiver.Failing || st.Archiver.RPOSeconds == nil || *st.Archiver.RPOSeconds != 0 {
 		t.Fatalf("status: %+v %+v", st.Repo, st.Archiver)
+	}
+	// A write not yet archived is exposure: the RPO now is the time since the last
+	// archived segment.
+	r.exec(t, "CREATE TABLE unarchived AS SELECT generate_series(1, 1000) AS id")
+	st, err = ReadStatus(ctx, conn, StatusOptions{PgBackRest: r.br})
+	if err != nil || st.Archiver.PendingBytes == nil || *st.Archiver.PendingBytes <= 0 || *st.Archiver.RPOSeconds <= 0 {
+		t.Fatalf("unarchived WAL must show as RPO: %+v %v", st.Archiver, err)
 	}
 
 	restored := filepath.Join(r.base, "restored")
@@ -176,7 +188,7 @@ func TestPgBackRestPITR(t *testing.T) {
 	}
 	uri := startRestored(t, r, restored)
 	got := queryStrings(t, uri, "SELECT note FROM visits ORDER BY id")
-	if strings.Join(got, ",") != "first" {
+	if strings.Join(got, ",") != "before the incremental,first" {
 		t.Fatalf("restored to %s: want only the first write, got %v", target.Format(time.RFC3339Nano), got)
 	}
 }

@@ -32,7 +32,8 @@ type RepoStatus struct {
 	Cipher     string       `json:"cipher"`
 	Backups    int          `json:"backups"`
 	LastFull   *BackupEntry `json:"last_full,omitempty"`
-	Last       *BackupEntry `json:"last,omitempty"` // newest of any type
+	LastIncr   *BackupEntry `json:"last_incremental,omitempty"` // newest incr or diff
+	Last       *BackupEntry `json:"last,omitempty"`             // newest of any type
 	ArchiveMin string       `json:"archive_min,omitempty"`
 	ArchiveMax string       `json:"archive_max,omitempty"`
 }
@@ -109,7 +110,7 @@ const archivingSQL = pgconn.Marker + `SELECT current_setting('archive_mode'), cu
   EXTRACT(epoch FROM current_setting('archive_timeout')::interval)::float8,
   a.archived_count, a.failed_count, COALESCE(a.last_archived_wal, ''), a.last_archived_time,
   COALESCE(a.last_failed_wal, ''), a.last_failed_time,
-  CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_current_wal_lsn()::text END,
+  CASE WHEN pg_is_in_recovery() THEN '' ELSE pg_current_wal_insert_lsn()::text END,
   pg_size_bytes(current_setting('wal_segment_size')), now()
 FROM pg_stat_archiver a`
 
@@ -128,7 +129,11 @@ func readArchiving(ctx context.Context, conn *pgx.Conn, a *Archiving, now *time.
 	if !ok1 || !ok2 {
 		return nil
 	}
-	pending := max(int64(cur)-int64(end), 0)
+	// A fresh segment starts with its 40-byte long page header: that is no work.
+	pending := int64(cur) - int64(end)
+	if pending <= walLongPageHeader {
+		pending = 0
+	}
 	a.PendingBytes = &pending
 	rpo := 0.0
 	if pending > 0 {
@@ -137,6 +142,8 @@ func readArchiving(ctx context.Context, conn *pgx.Conn, a *Archiving, now *time.
 	a.RPOSeconds = &rpo
 	return nil
 }
+
+const walLongPageHeader = 40
 
 func parseLSN(s string) (uint64, bool) {
 	var hi, lo uint64
@@ -223,6 +230,9 @@ func parseInfo(raw []byte, stanza string) (*RepoStatus, error) {
 			}
 			if e.Type == "full" && (r.LastFull == nil || e.Stop.After(r.LastFull.Stop)) {
 				r.LastFull = e
+			}
+			if e.Type != "full" && (r.LastIncr == nil || e.Stop.After(r.LastIncr.Stop)) {
+				r.LastIncr = e
 			}
 		}
 		return r, nil

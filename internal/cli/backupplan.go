@@ -248,7 +248,7 @@ func writeStatus(w io.Writer, cfg *config.Profile, st *backup.Status, problems [
 	}
 	if r := st.Repo; r != nil {
 		fmt.Fprintf(w, "pgBackRest stanza %s: %s, cipher %s, %d backups\n", r.Stanza, r.Status, r.Cipher, r.Backups)
-		for _, e := range []*backup.BackupEntry{r.LastFull, r.Last} {
+		for _, e := range []*backup.BackupEntry{r.LastFull, r.LastIncr} {
 			if e != nil {
 				fmt.Fprintf(w, "  last %s: %s, %s to %s, %s (%s in the repository)\n", e.Type, e.Label,
 					e.Start.Format(time.RFC3339), e.Stop.Format(time.RFC3339), finding.HumanBytes(e.Size), finding.HumanBytes(e.RepoSize))
