@@ -240,23 +240,28 @@ func parseInfo(raw []byte, stanza string) (*RepoStatus, error) {
 	return nil, fmt.Errorf("backup: pgbackrest knows no stanza %q", stanza)
 }
 
-// LastVerified is the newest successful verification record in dir, nil if none.
+// LastVerified is the newest successful verification record in dir (of a logical
+// backup, or of a pgBackRest stanza), nil if none.
 func LastVerified(dir string) (*Verification, error) {
-	names, err := filepath.Glob(filepath.Join(dir, "*"+Extension+VerifiedSuffix))
-	if err != nil {
-		return nil, fmt.Errorf("backup: listing %s: %w", dir, err)
-	}
 	if _, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("backup: directory %s: %w", dir, err)
 	}
+	names, err := filepath.Glob(filepath.Join(dir, "*"+VerifiedSuffix))
+	if err != nil {
+		return nil, fmt.Errorf("backup: listing %s: %w", dir, err)
+	}
 	var best *Verification
 	for _, n := range names {
-		v, err := ReadVerification(n[:len(n)-len(VerifiedSuffix)])
-		if err != nil || !v.OK {
+		raw, err := os.ReadFile(n)
+		if err != nil {
+			continue
+		}
+		var v Verification
+		if json.Unmarshal(raw, &v) != nil || !v.OK {
 			continue
 		}
 		if best == nil || v.Verified.After(best.Verified) {
-			best = v
+			best = &v
 		}
 	}
 	return best, nil

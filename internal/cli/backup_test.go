@@ -122,6 +122,14 @@ func TestBackupPlanDryRun(t *testing.T) {
 	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "--pgbackrest") {
 		t.Fatalf("plan without --pgbackrest: %d %s", r.code, r.stderr)
 	}
+	r = run(t, "backup", "verify")
+	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "FILE or --pgbackrest") {
+		t.Fatalf("verify without a file: %d %s", r.code, r.stderr)
+	}
+	r = run(t, "backup", "verify", "--pgbackrest")
+	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "no pgBackRest configuration") {
+		t.Fatalf("verify --pgbackrest without a configuration: %d %s", r.code, r.stderr)
+	}
 	r = run(t, "backup", "plan", "--pgbackrest", "--dsn", db.URI, "--config-out", "relative.conf")
 	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "absolute") {
 		t.Fatalf("relative config path: %d %s", r.code, r.stderr)
