@@ -174,3 +174,32 @@ func TestBackupStatusAndCheck(t *testing.T) {
 		t.Fatalf("check still reports no verified restore: %s", r.stdout)
 	}
 }
+
+func TestCacheCommands(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE availability_slots (id int PRIMARY KEY, status text)")
+	r := run(t, "cache", "install", "--dsn", db.URI, "--table", "public.availability_slots:id")
+	if r.code != 0 || !strings.Contains(r.stdout, "CREATE TRIGGER pgmedic_cache_rows") || !strings.Contains(r.stdout, "dry run") {
+		t.Fatalf("install dry run: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgmedic_cache%'"); n != 0 {
+		t.Fatal("a dry run installed triggers")
+	}
+	r = run(t, "cache", "install", "--dsn", db.URI, "--table", "public.availability_slots:id", "--apply")
+	if r.code != 0 {
+		t.Fatalf("install --apply: %d %s", r.code, r.stderr)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_trigger WHERE tgname LIKE 'pgmedic_cache%'"); n != 2 {
+		t.Fatalf("want the row and truncate triggers, got %d", n)
+	}
+	if r = run(t, "cache", "install", "--dsn", db.URI, "--table", "public.availability_slots:id", "--apply"); r.code != 0 || !strings.Contains(r.stdout, "skipped") {
+		t.Fatalf("a second install must skip every step: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "cache", "install", "--dsn", db.URI, "--table", "availability_slots")
+	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "key_column") {
+		t.Fatalf("a table without a key column: %d %s", r.code, r.stderr)
+	}
+	if r = run(t, "cache", "advise", "--dsn", db.URI); r.code != 0 {
+		t.Fatalf("advise: %d %s", r.code, r.stderr)
+	}
+}

@@ -76,7 +76,9 @@ appointment data. This version:
   - carries out the fixes of health findings (fix) and keeps an audit log of every
     change it makes (actions);
   - takes encrypted logical backups and proves them by restoring them, configures
-    pgBackRest archiving and reports the RPO and RTO (backup, backup verify, backup status).
+    pgBackRest archiving and reports the RPO and RTO (backup, backup verify, backup status);
+  - finds statements worth a Redis cache and installs the triggers that invalidate
+    it (cache advise, cache install).
 Partitioning, connection pools, monitoring and the HIPAA safeguards audit are not in
 this version. Analysis is read-only; anything that changes a database is printed as
 a plan and runs only with --apply.`,
@@ -117,6 +119,7 @@ a plan and runs only with --apply.`,
 		a.actionsCommand(),
 		a.configCommand(),
 		a.backupCommand(),
+		a.cacheCommand(),
 	)
 	setNoArgs(root)
 	return root
