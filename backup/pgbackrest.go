@@ -46,6 +46,8 @@ type PgBackRestPlan struct {
 	Settings       *finding.Plan // ALTER SYSTEM steps, run through the executor
 	RestartNeeded  bool          // archive_mode or wal_level change: a restart is needed
 	DataDir        string
+	Repo           string
+	LockPath       string
 }
 
 // PlanPgBackRest reads where the cluster lives and writes nothing: it returns the
@@ -100,7 +102,7 @@ func PlanPgBackRest(ctx context.Context, conn *pgx.Conn, o PgBackRestOptions) (*
 	if socket != "" {
 		fmt.Fprintf(&b, "pg1-socket-path=%s\n", socket)
 	}
-	p := &PgBackRestPlan{Stanza: o.Stanza, ConfigPath: o.ConfigPath, Config: b.String(), DataDir: dataDir,
+	p := &PgBackRestPlan{Stanza: o.Stanza, ConfigPath: o.ConfigPath, Config: b.String(), DataDir: dataDir, Repo: o.Repo, LockPath: o.LockPath,
 		ArchiveCommand: fmt.Sprintf("%s --config=%s --stanza=%s archive-push %%p", o.Binary, o.ConfigPath, o.Stanza)}
 	p.RestartNeeded = archiveMode == "off" || walLevel == "minimal"
 	p.Settings = settingsPlan(p, o, walLevel)
@@ -238,4 +240,44 @@ func (p *PgBackRestPlan) WriteConfig(chown func(path string) error) error {
 		return fmt.Errorf("backup: writing %s: %w", p.ConfigPath, err)
 	}
 	return syncDir(dir)
+}
+
+// ServerOwner returns a function that hands a path to the account owning the data
+// directory, when this machine has it and this process may (root); otherwise nil:
+// pgBackRest runs as that account and must read its configuration and repository.
+func (p *PgBackRestPlan) ServerOwner() func(path string) error {
+	st, err := os.Stat(p.DataDir)
+	if err != nil || os.Geteuid() != 0 {
+		return nil
+	}
+	sys, ok := st.Sys().(*syscall.Stat_t)
+	if !ok || int(sys.Uid) == os.Geteuid() {
+		return nil
+	}
+	return func(path string) error { return os.Chown(path, int(sys.Uid), int(sys.Gid)) }
+}
+
+// Prepare creates the repository (and lock) directories, mode 0750, for the server's
+// account.
+func (p *PgBackRestPlan) Prepare(chown func(string) error) error {
+	if err := os.MkdirAll(filepath.Dir(p.ConfigPath), 0o755); err != nil {
+		return fmt.Errorf("backup: creating %s: %w", filepath.Dir(p.ConfigPath), err)
+	}
+	for _, d := range []string{p.Repo, p.LockPath} {
+		if d == "" {
+			continue
+		}
+		if _, err := os.Stat(d); err == nil {
+			continue
+		}
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return fmt.Errorf("backup: creating %s: %w", d, err)
+		}
+		if chown != nil {
+			if err := chown(d); err != nil {
+				return fmt.Errorf("backup: handing %s to the server's account: %w", d, err)
+			}
+		}
+	}
+	return nil
 }

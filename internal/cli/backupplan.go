@@ -103,13 +103,21 @@ func (a *app) backupPlan(f planFlags) error {
 }
 
 func (a *app) applyBackupPlan(cfg *config.Profile, plan *backup.PgBackRestPlan, next string) error {
-	if err := plan.WriteConfig(nil); err != nil {
+	owner := plan.ServerOwner()
+	if err := plan.Prepare(owner); err != nil {
+		return err
+	}
+	if err := plan.WriteConfig(owner); err != nil {
 		if errors.Is(err, backup.ErrConfigExists) {
 			return usageHint("keep it (it holds the repository's cipher pass) or choose another --config-out", "%v", err)
 		}
 		return err
 	}
-	a.logf("wrote %s (mode 0600; give it to the account the server runs as)", plan.ConfigPath)
+	if owner == nil {
+		a.logf("wrote %s (mode 0600): the account the server runs as must own it", plan.ConfigPath)
+	} else {
+		a.logf("wrote %s (mode 0600, owned by the data directory's owner)", plan.ConfigPath)
+	}
 	run, err := a.execute(cfg, plan.Settings, "pgmedic backup plan")
 	if err != nil {
 		return err
