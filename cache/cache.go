@@ -155,7 +155,7 @@ func (c *Cache) Ready() bool { return c.listening.Load() && c.redisOK.Load() }
 // current generation is there, else from load, whose result is then stored. Errors of
 // Redis never reach the caller; errors of load do.
 func (c *Cache) Get(ctx context.Context, table, key string, load func(context.Context) ([]byte, error)) ([]byte, error) {
-	t := c.tables[table]
+	t := c.table(table)
 	switch {
 	case t == nil:
 		c.stats.bypass.unregistered.Add(1)
@@ -201,6 +201,14 @@ func (c *Cache) Get(ctx context.Context, table, key string, load func(context.Co
 		c.redisFailed(err)
 	}
 	return fresh, nil
+}
+
+// table finds a registered table by "schema.name" or, in public, by "name".
+func (c *Cache) table(name string) *tableState {
+	if t := c.tables[name]; t != nil {
+		return t
+	}
+	return c.tables["public."+name]
 }
 
 // lookupScript reads the table's and the key's generations and the entry they name

@@ -151,6 +151,10 @@ func TestReadThroughAndInvalidation(t *testing.T) {
 	if r.loadsOf(8) != 1 {
 		t.Fatalf("an unchanged key was reloaded: %d loads", r.loadsOf(8))
 	}
+	// A table in public may be named without its schema.
+	if v, err := r.cache.Get(ctxFor(t), "availability_slots", "8", func(ctx context.Context) ([]byte, error) { return []byte("loaded"), nil }); err != nil || string(v) != "open" {
+		t.Fatalf("unqualified name: %q %v", v, err)
+	}
 	// A TRUNCATE flushes the whole table.
 	r.db.Exec(t, "TRUNCATE availability_slots")
 	r.waitFor(t, "invalidate public.availability_slots")

@@ -81,7 +81,7 @@ func describeTable(ctx context.Context, conn *pgx.Conn, t Table) (healthcare.Tab
 
 // PHI reports whether the cache classified table as holding PHI, and why.
 func (c *Cache) PHI(table string) (bool, string) {
-	t := c.tables[table]
+	t := c.table(table)
 	if t == nil {
 		return false, ""
 	}
