@@ -5,6 +5,10 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/backup"
+	"github.com/pgmedic/pgmedic/config"
 )
 
 func TestBackupCommands(t *testing.T) {
@@ -201,5 +205,30 @@ func TestCacheCommands(t *testing.T) {
 	}
 	if r = run(t, "cache", "advise", "--dsn", db.URI); r.code != 0 {
 		t.Fatalf("advise: %d %s", r.code, r.stderr)
+	}
+}
+
+func TestBackupStatusProblems(t *testing.T) {
+	cfg, err := config.Defaults(config.Production)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	failed, archived := now.Add(-time.Minute), now.Add(-time.Hour)
+	lag := 1800.0
+	st := &backup.Status{Now: now,
+		Archiver:     backup.Archiving{Mode: "on", Failed: 3, LastFailedTime: &failed, LastArchivedTime: &archived, Failing: true, RPOSeconds: &lag},
+		Repo:         &backup.RepoStatus{Stanza: "main", Status: "error (missing stanza path)", OK: false},
+		LastVerified: &backup.Verification{Verified: now.Add(-10 * 24 * time.Hour), OK: true}}
+	got := statusProblems(cfg, st)
+	if len(got) != 4 || !strings.Contains(got[0], "failing") || !strings.Contains(got[1], "RPO target") ||
+		!strings.Contains(got[2], "missing stanza path") || !strings.Contains(got[3], "verified restore") {
+		t.Fatalf("problems: %q", got)
+	}
+	ok := 10.0
+	healthy := &backup.Status{Now: now, Archiver: backup.Archiving{Mode: "on", RPOSeconds: &ok},
+		LastVerified: &backup.Verification{Verified: now.Add(-time.Hour), OK: true}}
+	if got := statusProblems(cfg, healthy); len(got) != 0 {
+		t.Fatalf("a healthy status has no problems: %q", got)
 	}
 }
