@@ -44,6 +44,7 @@ type Profile struct {
 	Healthcare     Healthcare     `yaml:"healthcare"`
 	Checks         Checks         `yaml:"checks"`
 	Compliance     Compliance     `yaml:"compliance"`
+	Backup         Backup         `yaml:"backup"`
 
 	// origins says where each non-default value came from (key path relative to the
 	// profile, e.g. "indexOptimizer.minTableRows"), so validation can point at the file
@@ -180,6 +181,24 @@ type Checks struct {
 	Severity []string `yaml:"severity" reader:"check, queries"`
 }
 
+// Backup holds the recovery objectives backups are judged against and where the
+// evidence is: pgmedic's verified logical backups and a pgBackRest stanza.
+type Backup struct {
+	// RPOTarget: committed work that may be lost (archive lag, archive_timeout).
+	RPOTarget Duration `yaml:"rpoTarget" reader:"check, backup status"`
+	// RTOTarget: how long a restore may take (measured by backup verify, scaled to
+	// the database's size).
+	RTOTarget Duration `yaml:"rtoTarget" reader:"check, backup status"`
+	// MaxVerifiedAge: the newest verified restore may be at most this old.
+	MaxVerifiedAge Duration `yaml:"maxVerifiedAge" reader:"check, backup status"`
+	// Dir holds pgmedic's logical backups and their verification records.
+	Dir string `yaml:"dir" reader:"check, backup status"`
+	// PgBackRestConfig and PgBackRestStanza name the pgBackRest repository; an empty
+	// config means pgBackRest is not used.
+	PgBackRestConfig string `yaml:"pgbackrestConfig" reader:"check, backup status"`
+	PgBackRestStanza string `yaml:"pgbackrestStanza" reader:"check, backup status"`
+}
+
 // File is what pgmedic.yaml holds, with every profile resolved (extends applied) but
 // neither environment overrides nor validation.
 type File struct {
@@ -249,6 +268,12 @@ func builtin(name string) (*Profile, bool) {
 				},
 			},
 			ConnectionPool: ConnectionPool{MinConnections: 10, MaxConnections: 50},
+			Backup: Backup{
+				RPOTarget:        ms(15 * 60000),
+				RTOTarget:        ms(4 * 3600000),
+				MaxVerifiedAge:   ms(7 * 24 * 3600000),
+				PgBackRestStanza: "main",
+			},
 		}, true
 	case Development:
 		return &Profile{
@@ -286,6 +311,12 @@ func builtin(name string) (*Profile, bool) {
 				},
 			},
 			ConnectionPool: ConnectionPool{MinConnections: 2, MaxConnections: 10},
+			Backup: Backup{
+				RPOTarget:        ms(15 * 60000),
+				RTOTarget:        ms(4 * 3600000),
+				MaxVerifiedAge:   ms(7 * 24 * 3600000),
+				PgBackRestStanza: "main",
+			},
 		}, true
 	}
 	return nil, false

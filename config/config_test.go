@@ -1034,7 +1034,7 @@ func TestErrorFormat(t *testing.T) {
 
 // knownReaders are the commands a reader tag may name.
 var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true,
-	"pool advise": true, "replica status": true, "phi": true, "comply": true}
+	"pool advise": true, "replica status": true, "phi": true, "comply": true, "backup status": true}
 
 func TestReaderTags(t *testing.T) {
 	// Every setting says which commands read it, so that a key nothing reads cannot be

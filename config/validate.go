@@ -50,6 +50,13 @@ func (p *Profile) Validate() error {
 		c.fail("connectionPool.minConnections", "make it at most connectionPool.maxConnections",
 			"%d is more than maxConnections (%d)", cp.MinConnections, cp.MaxConnections)
 	}
+	b := p.Backup
+	c.durationPositive("backup.rpoTarget", b.RPOTarget)
+	c.durationPositive("backup.rtoTarget", b.RTOTarget)
+	c.durationPositive("backup.maxVerifiedAge", b.MaxVerifiedAge)
+	if b.PgBackRestConfig != "" && b.PgBackRestStanza == "" {
+		c.fail("backup.pgbackrestStanza", "name the stanza, e.g. main", "a pgBackRest configuration needs a stanza")
+	}
 
 	h := p.Healthcare
 	c.names("healthcare.phiTables", h.PHITables, 1, 2, `"table" or "schema.table"`)

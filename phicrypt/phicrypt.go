@@ -57,7 +57,7 @@ func NewMasterKey(key []byte) (*MasterKey, error) {
 
 // LoadMasterKey reads the master key from a file (mode 0600; raw, hex or base64).
 func LoadMasterKey(path string) (*MasterKey, error) {
-	k, err := keyfile.Load(path, "pgmedic keygen "+path)
+	k, err := keyfile.Load(path, "pgmedic backup keygen --key "+path)
 	if err != nil {
 		return nil, err
 	}

@@ -36,7 +36,10 @@ type Snapshot struct {
 	Archiver    *Archiver    `json:"archiver,omitempty"`
 	Checkpoints *Checkpoints `json:"checkpoints,omitempty"`
 	WAL         *WAL         `json:"wal,omitempty"`
-	Workload    Workload     `json:"workload"`
+	// Backups is evidence from outside the database (pgBackRest, pgmedic's verified
+	// restores), attached by the backup package; the collector leaves it nil.
+	Backups  *Backups `json:"backups,omitempty"`
+	Workload Workload `json:"workload"`
 
 	// Parts records, for each part of the collection, how long it took and whether it
 	// could be read; a part that could not is "unknown" with the reason.
@@ -377,6 +380,21 @@ type Slot struct {
 	WALStatus     string `json:"wal_status,omitempty"` // reserved, extended, unreserved, lost
 	RetainedBytes *int64 `json:"retained_bytes,omitempty"`
 	SafeWALSize   *int64 `json:"safe_wal_size,omitempty"`
+}
+
+// Backups is what is known about a database's backups. Times are nil when there is
+// none; RPOSeconds is nil when it cannot be told.
+type Backups struct {
+	Gathered       time.Time  `json:"gathered"`
+	Sources        []string   `json:"sources"`                   // "pgbackrest stanza main", "directory /backups"
+	LastFull       *time.Time `json:"last_full,omitempty"`       // pgBackRest's newest full backup
+	LastBackup     *time.Time `json:"last_backup,omitempty"`     // newest backup of any kind
+	LastVerified   *time.Time `json:"last_verified,omitempty"`   // newest restore pgmedic verified
+	RestoreSeconds float64    `json:"restore_seconds,omitempty"` // how long that restore took
+	RestoredBytes  int64      `json:"restored_bytes,omitempty"`  // size of the database it restored
+	RPOSeconds     *float64   `json:"rpo_seconds,omitempty"`     // archive lag now
+	ArchiveTimeout float64    `json:"archive_timeout_seconds"`
+	Problems       []string   `json:"problems,omitempty"` // evidence that could not be read
 }
 
 // Archiver is pg_stat_archiver plus the number of WAL files waiting to be archived.

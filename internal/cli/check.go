@@ -103,6 +103,7 @@ func (a *app) collectSnapshot(dsn string, f collectFlags) (*snapshot.Snapshot, e
 	if err != nil {
 		return nil, &jobError{msg: err.Error(), err: err, hint: "check that the role can read pg_catalog; grant pg_monitor for the statistics views"}
 	}
+	snap.Backups = a.backupEvidence(cfg, conn)
 	unknown := 0
 	for _, p := range snap.Parts {
 		if p.Status == snapshot.PartUnknown {

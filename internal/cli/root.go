@@ -84,7 +84,11 @@ appointment data. This version:
   - reports standbys' replication and failover readiness and plans new standbys
     (replica), and plans distributing the schema with Citus (shard);
   - proposes materialized views for heavy repeated aggregates and keeps them fresh
-    (matview advise, matview refresh).
+    (matview advise, matview refresh);
+  - takes encrypted logical backups and proves them by restoring them, configures
+    pgBackRest archiving and reports the RPO and RTO (backup, backup verify, backup status);
+  - finds statements worth a Redis cache and installs the triggers that invalidate
+    it (cache advise, cache install).
 Partitioning and monitoring are not in this version. Analysis is read-only; anything
 that changes a database is printed as a plan and runs only with --apply.`,
 		Version:       version,
@@ -130,6 +134,8 @@ that changes a database is printed as a plan and runs only with --apply.`,
 		a.replicaCommand(),
 		a.shardCommand(),
 		a.matviewCommand(),
+		a.backupCommand(),
+		a.cacheCommand(),
 	)
 	setNoArgs(root)
 	return root
