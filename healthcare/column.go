@@ -182,6 +182,10 @@ func classifyColumn(column, dataType string) []Match {
 		case keyOutside && isThingID(e.id):
 			conf = min(conf, confKeyRef)
 			notes = append(notes, "looks like a key to a lookup row, not the value")
+		case keyOutside && e.id == HealthInfo && (tc == tInt || tc == tUUID) && !hasAny(toks, "concept", "code", "cd"):
+			// condition_occurrence_id numbers a clinical row; condition_concept_id is the diagnosis.
+			conf = min(conf, confKeyRef)
+			notes = append(notes, "a key of a clinical row, not its content")
 		case keyOutside && e.id == HealthInfo:
 			conf = min(conf, confWeak)
 			notes = append(notes, "a key to a clinical code or concept")

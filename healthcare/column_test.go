@@ -223,6 +223,10 @@ func TestColumnTypeRules(t *testing.T) {
 		{"street", "pg_catalog.text", Geographic},
 		{"birth_place", "text", Geographic}, // a place (a city), not a date: no date word or type
 		{"admission_type", "text", 0},
+		{"condition_occurrence_id", "bigint", 0},        // the key of a clinical row (OMOP)
+		{"condition_concept_id", "integer", HealthInfo}, // the diagnosis, coded
+		{"admittime", "timestamp", Date},                // MIMIC's run-together event times
+		{"given_nm", "varchar(40)", Name},
 	}
 	for _, tt := range tests {
 		ms := classifyColumn(tt.column, tt.typ)

@@ -287,6 +287,11 @@ func (e ColumnEvidence) inContext(v Verdict) Verdict {
 		v.Category, v.Identifier = CategoryNone, 0
 		return v
 	}
+	if v.Confidence <= confWeak && !e.Class.PHI && !e.Class.PatientLinked {
+		v.Evidence = append(v.Evidence, "weak evidence in a table linked to no patient")
+		v.Category, v.Identifier = CategoryNone, 0
+		return v
+	}
 	if v.Identifier == HealthInfo && !e.Class.PHI && !e.Class.PatientLinked {
 		v.Evidence = append(v.Evidence, "clinical content in a table linked to no patient")
 		v.Category, v.Identifier = CategoryNone, 0
