@@ -111,6 +111,31 @@ func PartNames() []string {
 // extension, timeout) is recorded as unknown with its reason; Collect fails only when
 // the server cannot be identified at all.
 func Collect(ctx context.Context, q Querier, opts Options) (*Snapshot, error) {
+	return collect(ctx, q, opts, parts)
+}
+
+// CollectParts reads only the named parts (see PartNames), in the usual order; "server"
+// always runs first, as the others depend on it. A monitor polling every few seconds
+// uses it to skip the catalogs it does not need. An unknown name is an error.
+func CollectParts(ctx context.Context, q Querier, opts Options, names ...string) (*Snapshot, error) {
+	want := map[string]bool{"server": true}
+	for _, n := range names {
+		want[n] = true
+	}
+	var sel []part
+	for _, p := range parts {
+		if want[p.name] {
+			sel = append(sel, p)
+			delete(want, p.name)
+		}
+	}
+	for n := range want {
+		return nil, fmt.Errorf("snapshot: no part named %q (parts: %s)", n, strings.Join(PartNames(), ", "))
+	}
+	return collect(ctx, q, opts, sel)
+}
+
+func collect(ctx context.Context, q Querier, opts Options, parts []part) (*Snapshot, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
