@@ -33,6 +33,9 @@ type Options struct {
 	MaxStatements int
 	// Now is the collection time (tests); default time.Now().
 	Now func() time.Time
+	// Base, for CollectParts, supplies what the parts not collected would have read
+	// (settings and extensions read once, say, while activity is read every interval).
+	Base *Snapshot
 }
 
 // Querier is what the collector needs from a session (a *pgx.Conn opened by pgconn,
@@ -142,7 +145,13 @@ func collect(ctx context.Context, q Querier, opts Options, parts []part) (*Snaps
 	if opts.MaxStatements <= 0 {
 		opts.MaxStatements = 1000
 	}
-	c := &collector{q: marked{q}, opts: opts, s: &Snapshot{FormatVersion: FormatVersion, Tool: opts.Tool, CollectedAt: opts.Now().UTC()}}
+	s := &Snapshot{}
+	if opts.Base != nil {
+		*s = *opts.Base
+		s.Parts = nil
+	}
+	s.FormatVersion, s.Tool, s.CollectedAt = FormatVersion, opts.Tool, opts.Now().UTC()
+	c := &collector{q: marked{q}, opts: opts, s: s}
 	for _, p := range parts {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -1,0 +1,226 @@
+package monitor_test
+
+import (
+	"context"
+	"log/slog"
+	"net/url"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/pgmedic/pgmedic/internal/pgtest"
+	"github.com/pgmedic/pgmedic/monitor"
+	"github.com/pgmedic/pgmedic/pgconn"
+)
+
+var pg *pgtest.Cluster
+
+// The package's cluster archives WAL (with a command that succeeds until a test makes
+// it fail), so that the archiving alert can be provoked.
+func TestMain(m *testing.M) {
+	os.Exit(pgtest.MainWithOptions(m, &pg, pgtest.Options{Settings: map[string]string{
+		"archive_mode": "on", "archive_command": "true",
+	}}))
+}
+
+// testInterval is short so that alerts fire and resolve within seconds; every wait
+// below is a number of intervals with a generous deadline, never a timing assertion.
+const testInterval = 400 * time.Millisecond
+
+// quiet thresholds: nothing fires unless a test lowers its threshold.
+func quiet() monitor.Thresholds {
+	return monitor.Thresholds{ConnectionPct: 100, ReplicationLag: time.Hour, CacheHitPct: 0, QueryResponse: time.Hour,
+		DiskUsagePct: 100, LongRunning: time.Hour, IdleInTransaction: time.Hour, BlockedSessions: 1000,
+		XIDAge: 2_000_000_000, Deadlocks: 1000, LatencyRegression: 1000, ClaimsPerMinute: 0}
+}
+
+type run struct {
+	m      *monitor.Monitor
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// start runs a monitor on dsn until the test ends.
+func start(t *testing.T, dsns []string, edit func(o *monitor.Options)) *run {
+	t.Helper()
+	opts := monitor.Options{Interval: testInterval, Thresholds: quiet(), PHIBaseline: time.Hour,
+		Logger: slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelWarn}))}
+	if edit != nil {
+		edit(&opts)
+	}
+	m, err := monitor.New(dsns, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := &run{m: m, cancel: cancel, done: make(chan error, 1)}
+	go func() { r.done <- m.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		<-r.done
+	})
+	select {
+	case <-m.Ready():
+	case <-time.After(time.Minute):
+		t.Fatal("no first collection within a minute")
+	}
+	return r
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// waitAlert waits until an alert of that name, state and labels (a subset) is listed.
+func waitAlert(t *testing.T, m *monitor.Monitor, name, state string, labels map[string]string) monitor.Alert {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if a, ok := findAlert(m, name, state, labels); ok {
+			return a
+		}
+		time.Sleep(testInterval / 4)
+	}
+	t.Fatalf("alert %s %v never became %s; alerts: %+v", name, labels, state, m.Alerts())
+	return monitor.Alert{}
+}
+
+func findAlert(m *monitor.Monitor, name, state string, labels map[string]string) (monitor.Alert, bool) {
+	for _, a := range m.Alerts() {
+		if a.Name != name || a.State != state {
+			continue
+		}
+		match := true
+		for k, v := range labels {
+			if a.Labels[k] != v {
+				match = false
+			}
+		}
+		if match {
+			return a, true
+		}
+	}
+	return monitor.Alert{}, false
+}
+
+// firingCount counts the firing alerts of that name.
+func firingCount(m *monitor.Monitor, name string) int {
+	n := 0
+	for _, a := range m.Alerts() {
+		if a.Name == name && a.State == monitor.Firing {
+			n++
+		}
+	}
+	return n
+}
+
+// fireAndResolve checks one alert's whole life: none firing at first, firing after
+// provoke, resolved (and no longer firing) after undo.
+func fireAndResolve(t *testing.T, r *run, name string, labels map[string]string, provoke, undo func()) monitor.Alert {
+	t.Helper()
+	if _, ok := findAlert(r.m, name, monitor.Firing, labels); ok {
+		t.Fatalf("%s fires before it was provoked: %+v", name, r.m.Alerts())
+	}
+	provoke()
+	a := waitAlert(t, r.m, name, monitor.Firing, labels)
+	if a.Severity == "" || a.Summary == "" || a.StartedAt.IsZero() || a.ResolvedAt != nil {
+		t.Errorf("firing alert incomplete: %+v", a)
+	}
+	undo()
+	res := waitAlert(t, r.m, name, monitor.Resolved, labels)
+	if res.ResolvedAt == nil || res.ResolvedAt.Before(res.StartedAt) {
+		t.Errorf("resolved alert has resolved_at %v, started %v", res.ResolvedAt, res.StartedAt)
+	}
+	if _, ok := findAlert(r.m, name, monitor.Firing, labels); ok {
+		t.Errorf("%s still firing after it resolved", name)
+	}
+	return a
+}
+
+func connect(t *testing.T, uri string) *pgx.Conn {
+	t.Helper()
+	conn, err := pgconn.Connect(context.Background(), uri, pgconn.Policy{Write: true, ApplicationName: "app"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
+}
+
+// asUser is the socket URI with another role.
+func asUser(t *testing.T, uri, user string) string {
+	t.Helper()
+	u, err := url.Parse(uri)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(user)
+	return u.String()
+}
+
+// background runs fn until the test's cleanup or stop.
+func background(t *testing.T, fn func(ctx context.Context)) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); fn(ctx) }()
+	var once sync.Once
+	stop = func() { once.Do(func() { cancel(); wg.Wait() }) }
+	t.Cleanup(stop)
+	return stop
+}
+
+func TestCollectsWithMarkedQueriesAndItsOwnName(t *testing.T) {
+	db := pg.NewDB(t)
+	r := start(t, []string{db.SocketURI}, nil)
+	time.Sleep(3 * testInterval)
+	s := r.m.Latest(r.m.Targets()[0])
+	if s == nil || !s.Up || s.MaxConnections == 0 || s.Snap == nil || len(s.Snap.Databases) == 0 {
+		t.Fatalf("latest sample: %+v", s)
+	}
+	if got := db.QueryInt64(t, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", monitor.ApplicationName); got != 1 {
+		t.Errorf("%d sessions named %s, want one per target", got, monitor.ApplicationName)
+	}
+	// Every statement the monitor ran starts with the marker, which workload analysis
+	// (snapshot) leaves out.
+	unmarked := db.QueryInt64(t, `SELECT count(*) FROM pg_stat_statements WHERE query LIKE '%pg_stat_activity a%'
+		AND query NOT LIKE '/* pgmedic */%'`)
+	marked := db.QueryInt64(t, `SELECT count(*) FROM pg_stat_statements WHERE query LIKE '/* pgmedic */%pg_stat_activity a%'`)
+	if unmarked != 0 || marked == 0 {
+		t.Errorf("activity statements: %d unmarked, %d marked", unmarked, marked)
+	}
+	if len(r.m.History(r.m.Targets()[0])) < 2 {
+		t.Errorf("history: %v", r.m.History(r.m.Targets()[0]))
+	}
+}
+
+func TestShutdownOnCancel(t *testing.T) {
+	db := pg.NewDB(t)
+	m, err := monitor.New([]string{db.SocketURI}, monitor.Options{Interval: testInterval, Thresholds: quiet()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- m.Run(ctx) }()
+	<-m.Ready()
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("Run after cancel: %v", err)
+	}
+	// The session is closed, not left behind.
+	deadline := time.Now().Add(30 * time.Second)
+	for db.QueryInt64(t, "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1", monitor.ApplicationName) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the monitor's session outlived Run")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
