@@ -88,7 +88,7 @@ func waitAlert(t *testing.T, m *monitor.Monitor, name, state string, labels map[
 		}
 		time.Sleep(testInterval / 4)
 	}
-	t.Fatalf("alert %s %v never became %s; alerts: %+v", name, labels, state, m.Alerts())
+	t.Fatalf("alert %s %v never became %s; alerts: %+v; last points: %+v", name, labels, state, m.Alerts(), lastPoints(m, 3))
 	return monitor.Alert{}
 }
 
@@ -223,4 +223,9 @@ func TestShutdownOnCancel(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+}
+
+func lastPoints(m *monitor.Monitor, n int) []monitor.Point {
+	h := m.History(m.Targets()[0])
+	return h[max(0, len(h)-n):]
 }

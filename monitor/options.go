@@ -37,7 +37,7 @@ type Options struct {
 	Retention  time.Duration
 	Thresholds Thresholds
 	// Overrides change rules' `for`, severity, or switch them off.
-	Overrides []config.RuleOverride
+	Overrides []RuleOverride
 	// ClaimsTables ("table" or "schema.table") must keep their ingest rate.
 	ClaimsTables []string
 	// PHIBaseline is how long the roles reading each PHI table are learned.
@@ -136,3 +136,6 @@ func (o *Options) sessionPolicy() pgconn.Policy {
 	p.ConnectTimeout = max(min(o.Interval, 10*time.Second), 2*time.Second)
 	return p
 }
+
+// RuleOverride changes one rule (config.RuleOverride, parsed from monitor.rules).
+type RuleOverride = config.RuleOverride
