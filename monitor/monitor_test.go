@@ -20,10 +20,11 @@ import (
 var pg *pgtest.Cluster
 
 // The package's cluster archives WAL (with a command that succeeds until a test makes
-// it fail), so that the archiving alert can be provoked.
+// it fail), so that the archiving alert can be provoked, and has small shared buffers,
+// so that a modest table cannot be cached.
 func TestMain(m *testing.M) {
 	os.Exit(pgtest.MainWithOptions(m, &pg, pgtest.Options{Settings: map[string]string{
-		"archive_mode": "on", "archive_command": "true",
+		"archive_mode": "on", "archive_command": "true", "shared_buffers": "16MB",
 	}}))
 }
 
