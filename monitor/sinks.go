@@ -168,6 +168,8 @@ func post(ctx context.Context, client *http.Client, url string, body []byte, r R
 // dispatcher feeds each sink from its own queue, so a slow webhook never delays a
 // collection; a full queue drops the batch and says so.
 type dispatcher struct {
+	sinks  []Sink
+	log    *slog.Logger
 	queues []chan batch
 	done   chan struct{}
 	ctx    context.Context
@@ -182,7 +184,7 @@ type batch struct {
 
 func newDispatcher(sinks []Sink, log *slog.Logger) *dispatcher {
 	ctx, cancel := context.WithCancel(context.Background())
-	d := &dispatcher{done: make(chan struct{}, len(sinks)), ctx: ctx, cancel: cancel, n: len(sinks)}
+	d := &dispatcher{sinks: sinks, log: log, done: make(chan struct{}, len(sinks)), ctx: ctx, cancel: cancel, n: len(sinks)}
 	for _, s := range sinks {
 		q := make(chan batch, 256)
 		d.queues = append(d.queues, q)
@@ -199,10 +201,11 @@ func newDispatcher(sinks []Sink, log *slog.Logger) *dispatcher {
 }
 
 func (d *dispatcher) send(events []Event, firing []Alert) {
-	for _, q := range d.queues {
+	for i, q := range d.queues {
 		select {
 		case q <- batch{events, firing}:
 		default:
+			d.log.Error("monitor: alert queue full; events dropped", "sink", d.sinks[i].Name(), "events", len(events))
 		}
 	}
 }
