@@ -133,3 +133,12 @@ func labelKey(rule string, labels map[string]string) string {
 	}
 	return b.String()
 }
+
+// ForText describes the rule's `for` at the interval: "0s", "1m0s (2 intervals)".
+func (r Rule) ForText(interval time.Duration) string {
+	d := r.forDuration(interval)
+	if r.For == 0 && r.ForIntervals > 0 {
+		return fmt.Sprintf("%s (%d intervals)", d, r.ForIntervals)
+	}
+	return d.String()
+}

@@ -74,9 +74,9 @@ appointment data. This version:
   - recommends indexes for the whole workload, measured with HypoPG, and builds or
     drops them online (index advise, index apply);
   - carries out the fixes of health findings (fix) and keeps an audit log of every
-    change it makes (actions).
-Partitioning, connection pools, monitoring and the HIPAA safeguards audit are not in
-this version. Analysis is read-only; anything that changes a database is printed as
+    change it makes (actions);
+  - watches servers with alerts, Prometheus metrics and a dashboard (monitor).
+Partitioning, connection pools and the HIPAA safeguards audit are not in this version. Analysis is read-only; anything that changes a database is printed as
 a plan and runs only with --apply.`,
 		Version:       version,
 		SilenceUsage:  true,
@@ -114,6 +114,7 @@ a plan and runs only with --apply.`,
 		a.fixCommand(),
 		a.actionsCommand(),
 		a.configCommand(),
+		a.monitorCommand(),
 	)
 	setNoArgs(root)
 	return root

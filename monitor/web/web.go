@@ -186,7 +186,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // Serve listens until ctx ends, then shuts down gracefully. ready, when not nil, gets
 // the bound address once listening (":0" picks a port).
-func (s *Server) Serve(ctx context.Context, ready func(addr net.Addr)) error {
+func (s *Server) Serve(ctx context.Context, ready func(addr fmt.Stringer)) error {
 	tlsOn := s.opts.TLSCert != ""
 	if err := CheckListen(s.opts.Listen, s.opts.Token, tlsOn); err != nil {
 		return err
