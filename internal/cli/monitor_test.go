@@ -7,8 +7,12 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -179,4 +183,52 @@ func TestMonitorCommandBadInput(t *testing.T) {
 			}
 		})
 	}
+}
+
+// childEnv makes the test binary act as pgmedic itself (main's signal handling and
+// cli.Run), so that a test can send it a real SIGTERM.
+const childEnv = "PGMEDIC_TEST_CHILD_ARGS"
+
+func childMain() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return Run(ctx, strings.Split(os.Getenv(childEnv), "\x1f"), os.Stdin, os.Stdout, os.Stderr)
+}
+
+func TestMonitorStopsOnSIGTERM(t *testing.T) {
+	db := pg.NewDB(t)
+	addr := freeAddr(t)
+	cmd := exec.Command(os.Args[0])
+	var stderr syncBuf
+	cmd.Stderr = &stderr
+	cmd.Env = append(os.Environ(), childEnv+"="+strings.Join([]string{"monitor", "--dsn", db.SocketURI, "--listen", addr}, "\x1f"),
+		"PGMEDIC_MONITOR_MONITORING_INTERVAL=500", "PGMEDIC_MONITOR_TOKEN=t")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitFor(t, func() bool { code, _ := httpGet(t, "http://"+addr+"/healthz", ""); return code == 200 }, "the child's /healthz")
+	waitFor(t, func() bool {
+		return db.QueryInt64(t, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgmedic-monitor'") == 1
+	}, "the child's session")
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v; stderr %s", err, stderr.String())
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("no exit within a minute of SIGTERM")
+	}
+	if !strings.Contains(stderr.String(), "monitor: stopped") {
+		t.Errorf("stderr: %s", stderr.String())
+	}
+	// The session was closed, not dropped: the server ends its backend promptly.
+	waitFor(t, func() bool {
+		return db.QueryInt64(t, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgmedic-monitor'") == 0
+	}, "the monitor's session to end")
 }
