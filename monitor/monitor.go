@@ -133,16 +133,15 @@ func (m *Monitor) collectOnce(ctx context.Context, t *target) time.Duration {
 	if ctx.Err() != nil {
 		return 0
 	}
-	wait := m.opts.Interval
-	if s.Took > m.opts.Interval/2 {
-		t.slow = min(t.slow+1, 3)
-		wait = m.opts.Interval << t.slow
+	wait, slow := nextWait(m.opts.Interval, s.Took, t.slow)
+	switch {
+	case slow > 0:
 		m.opts.Logger.Warn("monitor: the server is slow to answer; collecting less often",
 			"target", t.name, "took", s.Took.Round(time.Millisecond).String(), "interval", m.opts.Interval.String(), "next_in", wait.String())
-	} else if t.slow > 0 {
-		t.slow = 0
+	case t.slow > 0:
 		m.opts.Logger.Info("monitor: back on schedule", "target", t.name, "interval", m.opts.Interval.String())
 	}
+	t.slow = slow
 	s.Backoff = wait - m.opts.Interval
 	if !s.Up {
 		m.opts.Logger.Warn("monitor: collection failed", "target", t.name, "error", s.Error)
@@ -224,3 +223,16 @@ func (m *Monitor) History(targetName string) []Point {
 
 // Compliance is the source of the compliance score (nil when none).
 func (m *Monitor) Compliance() ComplianceSource { return m.opts.Compliance }
+
+// maxBackoff caps the slowdown: at most 2^3 = 8 intervals between collections.
+const maxBackoff = 3
+
+// nextWait is the backoff: a collection that took more than half the interval doubles
+// the wait (up to eight intervals); a quick one restores the interval.
+func nextWait(interval, took time.Duration, slow int) (time.Duration, int) {
+	if took <= interval/2 {
+		return interval, 0
+	}
+	slow = min(slow+1, maxBackoff)
+	return interval << slow, slow
+}

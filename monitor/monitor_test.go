@@ -230,3 +230,28 @@ func lastPoints(m *monitor.Monitor, n int) []monitor.Point {
 	h := m.History(m.Targets()[0])
 	return h[max(0, len(h)-n):]
 }
+
+// A table locked ACCESS EXCLUSIVE makes the catalog part wait for its lock; the
+// monitor's lock timeout gives up at once (sizes fall back to estimates), the collection
+// still succeeds, and the lock holder is never queued behind the monitor.
+func TestLockedTableDoesNotStallCollection(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE busy (id int)")
+	holder := connect(t, db.SocketURI)
+	ctx := context.Background()
+	if _, err := holder.Exec(ctx, "BEGIN; LOCK TABLE busy IN ACCESS EXCLUSIVE MODE"); err != nil {
+		t.Fatal(err)
+	}
+	r := start(t, []string{db.SocketURI}, nil)
+	s := r.m.Latest(r.m.Targets()[0])
+	if s == nil || !s.Up {
+		t.Fatalf("collection behind a lock: %+v", s)
+	}
+	if n := db.QueryInt64(t, `SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+		WHERE NOT l.granted AND a.application_name = $1`, monitor.ApplicationName); n != 0 {
+		t.Errorf("the monitor waits for %d lock(s)", n)
+	}
+	if _, err := holder.Exec(ctx, "COMMIT"); err != nil {
+		t.Fatal(err)
+	}
+}
