@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgmedic/pgmedic/monitor"
 )
@@ -316,4 +318,44 @@ func TestCacheHitRatioAlert(t *testing.T) {
 			}
 		})
 	}, func() { stop() })
+}
+
+// scores is a compliance source a test sets by hand, standing in for the compliance
+// package (not built yet); the database side is real.
+type scores struct {
+	mu sync.Mutex
+	v  float64
+}
+
+func (s *scores) set(v float64) { s.mu.Lock(); s.v = v; s.mu.Unlock() }
+func (s *scores) ComplianceScore(string) (float64, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.v, true
+}
+
+func TestComplianceScoreDropAlertAndGauge(t *testing.T) {
+	db := pg.NewDB(t)
+	src := &scores{v: 92}
+	r := start(t, []string{db.SocketURI}, func(o *monitor.Options) { o.Compliance = src })
+	time.Sleep(2 * testInterval)
+	a := fireAndResolve(t, r, "compliance_score_drop", nil, func() { src.set(80) }, func() { src.set(91) })
+	if a.Value != 80 {
+		t.Errorf("alert value %v, want the score 80", a.Value)
+	}
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(r.m)
+	fams, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := -1.0
+	for _, f := range fams {
+		if f.GetName() == "pgmedic_compliance_score" {
+			got = f.Metric[0].GetGauge().GetValue()
+		}
+	}
+	if got != 91 {
+		t.Errorf("pgmedic_compliance_score = %v, want 91", got)
+	}
 }

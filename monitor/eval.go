@@ -10,14 +10,16 @@ import (
 
 // evalCtx is what a rule sees: the latest samples of one target and its remembered state.
 type evalCtx struct {
-	now       time.Time
-	cur, prev *Sample
-	recent    []*Sample // up to window+1 samples, oldest first, cur last
-	th        Thresholds
-	interval  time.Duration
-	st        *ruleState
-	phiWindow time.Duration
-	phiLearn  time.Duration
+	now        time.Time
+	cur, prev  *Sample
+	recent     []*Sample // up to window+1 samples, oldest first, cur last
+	th         Thresholds
+	interval   time.Duration
+	st         *ruleState
+	phiWindow  time.Duration
+	phiLearn   time.Duration
+	target     string
+	compliance ComplianceSource
 }
 
 func one(value float64, format string, args ...any) []Instance {
@@ -244,3 +246,24 @@ func ruleClaimsIngest(e *evalCtx) []Instance {
 }
 
 func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+// complianceDrop is how far under its best the compliance score may fall before the
+// alert fires: a check that starts failing typically costs a few points.
+const complianceDrop = 5.0
+
+func ruleCompliance(e *evalCtx) []Instance {
+	if e.compliance == nil {
+		return nil
+	}
+	score, ok := e.compliance.ComplianceScore(e.target)
+	if !ok {
+		return nil
+	}
+	if score > e.st.bestCompliance {
+		e.st.bestCompliance = score
+	}
+	if e.st.bestCompliance-score < complianceDrop {
+		return nil
+	}
+	return one(score, "compliance score %.1f, down from %.1f", score, e.st.bestCompliance)
+}

@@ -17,6 +17,8 @@ type ruleState struct {
 	phiStart    time.Time
 	phiBaseline map[phiKey]bool
 	phiUnusual  map[phiKey]time.Time
+	// bestCompliance is the highest compliance score seen.
+	bestCompliance float64
 }
 
 func newRuleState() ruleState {

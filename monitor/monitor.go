@@ -165,7 +165,7 @@ func (m *Monitor) record(t *target, s *Sample) {
 		t.recent = t.recent[len(t.recent)-window-1:]
 	}
 	e := &evalCtx{now: s.At, cur: s, prev: t.prev, recent: t.recent, th: m.opts.Thresholds, interval: m.opts.Interval,
-		st: &t.state, phiWindow: window * m.opts.Interval, phiLearn: m.opts.PHIBaseline}
+		st: &t.state, phiWindow: window * m.opts.Interval, phiLearn: m.opts.PHIBaseline, target: t.name, compliance: m.opts.Compliance}
 	var events []Event
 	for _, r := range m.rules {
 		if !s.Up && r.Name != "server_down" {

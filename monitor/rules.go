@@ -104,6 +104,8 @@ func ruleTable(th Thresholds) []Rule {
 			Description: fmt.Sprintf("a statement's mean above %g times its own baseline", th.LatencyRegression), eval: ruleRegression},
 		{Name: "claims_ingest_rate", Severity: Warning,
 			Description: fmt.Sprintf("fewer than %g rows a minute inserted into a claims table", th.ClaimsPerMinute), eval: ruleClaimsIngest},
+		{Name: "compliance_score_drop", Severity: Warning,
+			Description: fmt.Sprintf("the compliance score %g points or more under its best since the monitor started", complianceDrop), eval: ruleCompliance},
 		{Name: "phi_access_unusual", Severity: Critical,
 			Description: "a role outside a PHI table's baseline of readers read it", eval: rulePHIAccess},
 	}
