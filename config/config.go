@@ -139,6 +139,8 @@ type Monitor struct {
 	// /healthz requires.
 	Token     string `yaml:"token" reader:"monitor"`
 	TokenFile string `yaml:"tokenFile" reader:"monitor"`
+	// ViewerToken sees metrics, alerts and the dashboard, but not statement texts.
+	ViewerToken string `yaml:"viewerToken" reader:"monitor"`
 	// TLSCert and TLSKey serve HTTPS; a non-loopback listen address requires them.
 	TLSCert string `yaml:"tlsCert" reader:"monitor"`
 	TLSKey  string `yaml:"tlsKey" reader:"monitor"`

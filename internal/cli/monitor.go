@@ -94,7 +94,10 @@ func (a *app) runMonitor(f monitorFlags) error {
 	if err != nil {
 		return err
 	}
-	w := web.Options{Listen: firstSet(f.listen, m.Listen), Token: token, TLSCert: firstSet(f.tlsCert, m.TLSCert), TLSKey: firstSet(f.tlsKey, m.TLSKey)}
+	w := web.Options{Listen: firstSet(f.listen, m.Listen), Token: token, ViewerToken: m.ViewerToken, TLSCert: firstSet(f.tlsCert, m.TLSCert), TLSKey: firstSet(f.tlsKey, m.TLSKey)}
+	if w.ViewerToken != "" && (w.Token == "" || w.ViewerToken == w.Token) {
+		return usageHint("set monitor.token too, to a different value", "monitor.viewerToken needs a separate monitor.token")
+	}
 	if (w.TLSCert == "") != (w.TLSKey == "") {
 		return usageErrorf("--tls-cert and --tls-key go together")
 	}

@@ -65,7 +65,9 @@ type chartView struct {
 }
 
 type pageData struct {
-	Page    string
+	Page string
+	// ShowText: the viewer's token may see statement texts.
+	ShowText bool
 	Now     time.Time
 	Targets []targetView
 	Alerts  []monitor.Alert
@@ -74,7 +76,8 @@ type pageData struct {
 
 func (s *Server) page(name string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		d := pageData{Page: name, Now: time.Now(), Alerts: s.m.Alerts()}
+		role, _ := r.Context().Value(roleKey{}).(string)
+		d := pageData{Page: name, Now: time.Now(), Alerts: s.m.Alerts(), ShowText: role == roleAdmin}
 		for _, a := range d.Alerts {
 			if a.State == monitor.Firing {
 				d.Firing++

@@ -30,9 +30,11 @@ var assets embed.FS
 
 // Options configure the server.
 type Options struct {
-	Listen  string
-	Token   string
-	TLSCert string
+	Listen string
+	// Token grants everything; ViewerToken everything but statement texts.
+	Token       string
+	ViewerToken string
+	TLSCert     string
 	TLSKey  string
 	// Audit receives one record per authorised request and per refused one.
 	Audit *slog.Logger
@@ -113,22 +115,38 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 const cookieName = "pgmedic_token"
 
-// authorised says whether the request carries the token, and how.
-func (s *Server) authorised(r *http.Request) (bool, string) {
+// Access levels a token grants.
+const (
+	roleAdmin  = "admin"  // everything, statement texts included
+	roleViewer = "viewer" // metrics, alerts, dashboard; no statement texts
+)
+
+type roleKey struct{}
+
+// authorised says which role the request's token grants, and how it was sent.
+func (s *Server) authorised(r *http.Request) (role, how string) {
 	if s.opts.Token == "" {
-		return true, "none (loopback without token)"
+		return roleAdmin, "none (loopback without token)"
 	}
+	tok, how := "", ""
 	if h := r.Header.Get("Authorization"); h != "" {
-		scheme, tok, ok := strings.Cut(h, " ")
-		if ok && strings.EqualFold(scheme, "Bearer") && equal(strings.TrimSpace(tok), s.opts.Token) {
-			return true, "bearer"
+		scheme, t, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") {
+			return "", ""
 		}
-		return false, ""
+		tok, how = strings.TrimSpace(t), "bearer"
+	} else if c, err := r.Cookie(cookieName); err == nil {
+		tok, how = c.Value, "cookie"
 	}
-	if c, err := r.Cookie(cookieName); err == nil && equal(c.Value, s.opts.Token) {
-		return true, "cookie"
+	switch {
+	case tok == "":
+		return "", ""
+	case equal(tok, s.opts.Token):
+		return roleAdmin, how
+	case s.opts.ViewerToken != "" && equal(tok, s.opts.ViewerToken):
+		return roleViewer, how
 	}
-	return false, ""
+	return "", ""
 }
 
 func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []byte(b)) == 1 }
@@ -137,8 +155,8 @@ func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []by
 // static assets, which are not audited).
 func (s *Server) auth(what string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ok, how := s.authorised(r)
-		if !ok {
+		role, how := s.authorised(r)
+		if role == "" {
 			s.opts.Audit.Warn("pgmedic monitor access refused", "who", r.RemoteAddr, "what", r.Method+" "+r.URL.Path,
 				"when", time.Now().UTC().Format(time.RFC3339))
 			w.Header().Set("WWW-Authenticate", `Bearer realm="pgmedic monitor"`)
@@ -152,16 +170,21 @@ func (s *Server) auth(what string, next http.Handler) http.Handler {
 			return
 		}
 		if what != "" {
-			s.opts.Audit.Info("pgmedic monitor access", "who", r.RemoteAddr, "auth", how, "what", what,
+			s.opts.Audit.Info("pgmedic monitor access", "who", r.RemoteAddr, "role", role, "auth", how, "what", what,
 				"path", r.URL.Path, "when", time.Now().UTC().Format(time.RFC3339))
 		}
-		next.ServeHTTP(w, r)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), roleKey{}, role)))
 	})
 }
 
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 4096)
-	if err := r.ParseForm(); err != nil || s.opts.Token == "" || !equal(r.PostForm.Get("token"), s.opts.Token) {
+	tok := ""
+	if err := r.ParseForm(); err == nil {
+		tok = r.PostForm.Get("token")
+	}
+	ok := s.opts.Token != "" && (equal(tok, s.opts.Token) || s.opts.ViewerToken != "" && equal(tok, s.opts.ViewerToken))
+	if !ok {
 		s.opts.Audit.Warn("pgmedic monitor login refused", "who", r.RemoteAddr, "when", time.Now().UTC().Format(time.RFC3339))
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.WriteHeader(http.StatusUnauthorized)
@@ -169,7 +192,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.opts.Audit.Info("pgmedic monitor login", "who", r.RemoteAddr, "when", time.Now().UTC().Format(time.RFC3339))
-	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: s.opts.Token, Path: "/", HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: cookieName, Value: tok, Path: "/", HttpOnly: true,
 		Secure: r.TLS != nil, SameSite: http.SameSiteStrictMode, MaxAge: 12 * 3600})
 	http.Redirect(w, r, "/", http.StatusSeeOther)
 }

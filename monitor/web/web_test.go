@@ -29,7 +29,10 @@ var pg *pgtest.Cluster
 
 func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
 
-const token = "s3cret-token-for-tests"
+const (
+	token  = "s3cret-token-for-tests"
+	viewer = "viewer-token-for-tests"
+)
 
 type env struct {
 	m     *monitor.Monitor
@@ -74,7 +77,7 @@ func setup(t *testing.T, th func(*monitor.Thresholds)) *env {
 	t.Cleanup(func() { cancel(); <-done })
 	<-m.Ready()
 	audit := &lockedBuf{}
-	s, err := web.New(m, web.Options{Listen: "127.0.0.1:0", Token: token, Audit: slog.New(slog.NewJSONHandler(audit, nil))})
+	s, err := web.New(m, web.Options{Listen: "127.0.0.1:0", Token: token, ViewerToken: viewer, Audit: slog.New(slog.NewJSONHandler(audit, nil))})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,6 +263,17 @@ func TestDashboardPagesShowNoValues(t *testing.T) {
 	_, body = e.get(t, "/", "Bearer "+token)
 	if !strings.Contains(body, "<svg") || !strings.Contains(body, "<polyline") {
 		t.Error("overview has no history chart")
+	}
+	// The viewer token sees the statistics but not the statement texts.
+	resp, body := e.get(t, "/statements", "Bearer "+viewer)
+	if resp.StatusCode != 200 || strings.Contains(body, "FROM patients") || !strings.Contains(body, "hidden") {
+		t.Errorf("viewer's statements page: %d, shows text: %v", resp.StatusCode, strings.Contains(body, "FROM patients"))
+	}
+	if resp, _ := e.get(t, "/metrics", "Bearer "+viewer); resp.StatusCode != 200 {
+		t.Errorf("viewer's /metrics: %d", resp.StatusCode)
+	}
+	if !strings.Contains(e.audit.String(), `"role":"viewer"`) || !strings.Contains(e.audit.String(), `"role":"admin"`) {
+		t.Errorf("audit log lacks the roles: %.400s", e.audit.String())
 	}
 }
 
