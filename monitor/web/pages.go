@@ -68,10 +68,10 @@ type pageData struct {
 	Page string
 	// ShowText: the viewer's token may see statement texts.
 	ShowText bool
-	Now     time.Time
-	Targets []targetView
-	Alerts  []monitor.Alert
-	Firing  int
+	Now      time.Time
+	Targets  []targetView
+	Alerts   []monitor.Alert
+	Firing   int
 }
 
 func (s *Server) page(name string) http.Handler {

@@ -35,7 +35,7 @@ type Options struct {
 	Token       string
 	ViewerToken string
 	TLSCert     string
-	TLSKey  string
+	TLSKey      string
 	// Audit receives one record per authorised request and per refused one.
 	Audit *slog.Logger
 }
