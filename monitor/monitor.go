@@ -102,6 +102,11 @@ func (m *Monitor) Run(ctx context.Context) error {
 		}()
 	}
 	go func() { once.Wait(); close(m.ready) }()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		m.refreshLoop(ctx)
+	}()
 	wg.Wait()
 	m.sinks.close(5 * time.Second)
 	m.opts.Logger.Info("monitor: stopped", "targets", len(m.targets))
@@ -235,4 +240,23 @@ func nextWait(interval, took time.Duration, slow int) (time.Duration, int) {
 	}
 	slow = min(slow+1, maxBackoff)
 	return interval << slow, slow
+}
+
+// refreshEvery is how often firing alerts are repeated to sinks that want it.
+const refreshEvery = time.Minute
+
+func (m *Monitor) refreshLoop(ctx context.Context) {
+	tick := time.NewTicker(max(refreshEvery, m.opts.Interval))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+			m.mu.RLock()
+			firing := m.book.firingNow()
+			m.mu.RUnlock()
+			m.sinks.refresh(firing)
+		}
+	}
 }

@@ -101,6 +101,15 @@ type amAlert struct {
 	GeneratorURL string            `json:"generatorURL,omitempty"`
 }
 
+// Refresh re-sends the firing alerts: Alertmanager resolves an alert by itself when it
+// has not heard of it for its resolve_timeout (5 minutes by default).
+func (s AlertmanagerSink) Refresh(ctx context.Context, firing []Alert) error {
+	if len(firing) == 0 {
+		return nil
+	}
+	return s.Send(ctx, nil, firing)
+}
+
 func (s AlertmanagerSink) Send(ctx context.Context, events []Event, firing []Alert) error {
 	var out []amAlert
 	add := func(a Alert) {
@@ -178,8 +187,14 @@ type dispatcher struct {
 }
 
 type batch struct {
-	events []Event
-	firing []Alert
+	events  []Event
+	firing  []Alert
+	refresh bool // only for sinks that want the firing alerts repeated
+}
+
+// Refresher is a sink that wants the firing alerts repeated now and then.
+type Refresher interface {
+	Refresh(ctx context.Context, firing []Alert) error
 }
 
 func newDispatcher(sinks []Sink, log *slog.Logger) *dispatcher {
@@ -191,7 +206,13 @@ func newDispatcher(sinks []Sink, log *slog.Logger) *dispatcher {
 		go func() {
 			defer func() { d.done <- struct{}{} }()
 			for b := range q {
-				if err := s.Send(ctx, b.events, b.firing); err != nil {
+				var err error
+				if b.refresh {
+					err = s.(Refresher).Refresh(ctx, b.firing)
+				} else {
+					err = s.Send(ctx, b.events, b.firing)
+				}
+				if err != nil {
 					log.Error("monitor: alert delivery failed", "sink", s.Name(), "error", err.Error())
 				}
 			}
@@ -203,9 +224,22 @@ func newDispatcher(sinks []Sink, log *slog.Logger) *dispatcher {
 func (d *dispatcher) send(events []Event, firing []Alert) {
 	for i, q := range d.queues {
 		select {
-		case q <- batch{events, firing}:
+		case q <- batch{events: events, firing: firing}:
 		default:
 			d.log.Error("monitor: alert queue full; events dropped", "sink", d.sinks[i].Name(), "events", len(events))
+		}
+	}
+}
+
+// refresh queues the firing alerts for the sinks that repeat them.
+func (d *dispatcher) refresh(firing []Alert) {
+	for i, q := range d.queues {
+		if _, ok := d.sinks[i].(Refresher); !ok {
+			continue
+		}
+		select {
+		case q <- batch{firing: firing, refresh: true}:
+		default:
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -158,5 +159,25 @@ func TestSinksGetEachTransitionOnce(t *testing.T) {
 	}
 	if len(states) != 2 || states[0] != monitor.Firing || states[1] != monitor.Resolved {
 		t.Errorf("webhook saw %v, want [firing resolved]", states)
+	}
+}
+
+func TestAlertmanagerRefreshRepeatsFiring(t *testing.T) {
+	rc := &receiver{}
+	srv := httptest.NewServer(rc)
+	defer srv.Close()
+	sink := monitor.AlertmanagerSink{URL: srv.URL}
+	if err := sink.Refresh(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, n := rc.got(); n != 0 {
+		t.Errorf("nothing firing, yet %d requests", n)
+	}
+	if err := sink.Refresh(context.Background(), []monitor.Alert{sampleEvents()[0].Alert}); err != nil {
+		t.Fatal(err)
+	}
+	bodies, _ := rc.got()
+	if len(bodies) != 1 || !strings.Contains(string(bodies[0]), `"alertname":"connections"`) || strings.Contains(string(bodies[0]), "endsAt") {
+		t.Errorf("refresh body: %s", bodies)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/monitor"
 	"github.com/pgmedic/pgmedic/monitor/web"
+	"github.com/pgmedic/pgmedic/pgconn"
 )
 
 type monitorFlags struct {
@@ -123,6 +124,9 @@ func (a *app) runMonitor(f monitorFlags) error {
 	dsns := append(append([]string{}, f.dsns...), m.Targets...)
 	if len(dsns) == 0 {
 		dsns = []string{a.dsn} // the libpq environment
+	}
+	for _, d := range dsns {
+		a.secrets = append(a.secrets, pgconn.Secrets(d)...)
 	}
 	mon, err := monitor.New(dsns, opts)
 	if err != nil {
