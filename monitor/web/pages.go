@@ -57,6 +57,8 @@ type targetView struct {
 	Firing  int
 	Top     []snapshot.Statement
 	Session []snapshot.Session
+	// Compliance is the score from the compliance checks, when a source gives one.
+	Compliance *float64
 }
 
 type chartView struct {
@@ -93,6 +95,11 @@ func (s *Server) page(name string) http.Handler {
 
 func (s *Server) targetView(name string, alerts []monitor.Alert) targetView {
 	v := targetView{Name: name, Sample: s.m.Latest(name)}
+	if src := s.m.Compliance(); src != nil {
+		if score, ok := src.ComplianceScore(name); ok {
+			v.Compliance = &score
+		}
+	}
 	hist := s.m.History(name)
 	if len(hist) > 0 {
 		v.Last = hist[len(hist)-1]
