@@ -175,6 +175,7 @@ type AlertThresholds struct {
 	// its own baseline.
 	LatencyRegression float64 `yaml:"latencyRegression" reader:"monitor"`
 	ClaimsIngestRate  float64 `yaml:"claimsIngestRate" reader:"monitor"` // rows per minute, per claims table
+	FailedLogins      int     `yaml:"failedLogins" reader:"monitor"`     // refused logins within ten intervals
 }
 
 // Healthcare overrides PHI classification. Entries are "table", "schema.table",
@@ -279,6 +280,7 @@ func builtin(name string) (*Profile, bool) {
 					Deadlocks:         1,
 					LatencyRegression: 3,
 					ClaimsIngestRate:  1000,
+					FailedLogins:      5,
 				},
 			},
 		}, true
@@ -328,6 +330,7 @@ func builtin(name string) (*Profile, bool) {
 					Deadlocks:         1,
 					LatencyRegression: 3,
 					ClaimsIngestRate:  1000,
+					FailedLogins:      5,
 				},
 			},
 		}, true

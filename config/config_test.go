@@ -498,7 +498,7 @@ profiles:
     monitor:
       alertThresholds:
         cacheHitRate: 80
-`, []string{"pgmedic.yaml:5:", `"cacheHitRate" in profiles.development.monitor.alertThresholds`, "valid: blockedSessions, cacheHitRatio, claimsIngestRate, connectionCount, deadlocks, diskUsage, idleInTransaction, latencyRegression, longRunningQuery, queryResponseTime, replicationLag, xidAge)"}, `did you mean "cacheHitRatio"?`},
+`, []string{"pgmedic.yaml:5:", `"cacheHitRate" in profiles.development.monitor.alertThresholds`, "valid: blockedSessions, cacheHitRatio, claimsIngestRate, connectionCount, deadlocks, diskUsage, failedLogins, idleInTransaction, latencyRegression, longRunningQuery, queryResponseTime, replicationLag, xidAge)"}, `did you mean "cacheHitRatio"?`},
 		{"profile level", `profiles:
   staging:
     quryAnalyzer: {}
@@ -1208,7 +1208,7 @@ func TestUnreadKeysInFile(t *testing.T) {
 			"the HIPAA query rules are switched by queryAnalyzer.enableHealthcareCompliance"},
 		{"beside a typo and a read key", "profiles:\n  production:\n    monitor:\n      enableRealTimeMonitoring: true\n      alertThresholds:\n        cacheHitRatio: 98\n        conectionCount: 70\n",
 			[]string{"pgmedic.yaml:4: profiles.production.monitor.enableRealTimeMonitoring: no part of this version of pgmedic reads enableRealTimeMonitoring",
-				`pgmedic.yaml:7: unknown key "conectionCount" in profiles.production.monitor.alertThresholds (valid: blockedSessions, cacheHitRatio, claimsIngestRate, connectionCount, deadlocks, diskUsage, idleInTransaction, latencyRegression, longRunningQuery, queryResponseTime, replicationLag, xidAge)`},
+				`pgmedic.yaml:7: unknown key "conectionCount" in profiles.production.monitor.alertThresholds (valid: blockedSessions, cacheHitRatio, claimsIngestRate, connectionCount, deadlocks, diskUsage, failedLogins, idleInTransaction, latencyRegression, longRunningQuery, queryResponseTime, replicationLag, xidAge)`},
 			"monitors for as long as it runs"},
 	}
 	for _, tt := range tests {

@@ -51,6 +51,7 @@ func (p *Profile) Validate() error {
 	c.intAtLeast("monitor.alertThresholds.deadlocks", at.Deadlocks, 1)
 	c.floatAtLeast("monitor.alertThresholds.latencyRegression", at.LatencyRegression, 1)
 	c.floatAtLeast("monitor.alertThresholds.claimsIngestRate", at.ClaimsIngestRate, 0)
+	c.intAtLeast("monitor.alertThresholds.failedLogins", at.FailedLogins, 1)
 	m := p.Monitor
 	c.durationPositive("monitor.monitoringInterval", m.MonitoringInterval)
 	c.intRange("monitor.retentionPeriod", m.RetentionPeriod, 1, 3650)

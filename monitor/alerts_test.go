@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pgmedic/pgmedic/monitor"
+	"github.com/pgmedic/pgmedic/pgconn"
 )
 
 func TestConnectionsAlertFiresAndResolves(t *testing.T) {
@@ -357,5 +359,25 @@ func TestComplianceScoreDropAlertAndGauge(t *testing.T) {
 	}
 	if got != 91 {
 		t.Errorf("pgmedic_compliance_score = %v, want 91", got)
+	}
+}
+
+func TestFailedLoginsAlert(t *testing.T) {
+	db := pg.NewDB(t)
+	r := start(t, []string{db.SocketURI}, func(o *monitor.Options) { o.Thresholds.FailedLogins = 3 })
+	time.Sleep(2 * testInterval) // the monitor has found the end of the log
+	intruder := "intruder_" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
+	a := fireAndResolve(t, r, "failed_logins", nil, func() {
+		for range 3 {
+			if c, err := pgconn.Connect(context.Background(), asUser(t, db.SocketURI, intruder), pgconn.Policy{}); err == nil {
+				c.Close(context.Background())
+				t.Fatal("a role that does not exist logged in")
+			}
+		}
+	}, func() {
+		// Nothing to undo: the alert resolves once the failures leave the window.
+	})
+	if a.Value != 3 || !strings.Contains(a.Summary, intruder) {
+		t.Errorf("alert: %+v", a)
 	}
 }

@@ -40,6 +40,7 @@ type target struct {
 	hist      *history
 	slow      int // consecutive slow collections, for the backoff
 	state     ruleState
+	log       logState
 }
 
 func newTarget(dsn string, opts *Options) (*target, error) {
@@ -81,6 +82,7 @@ func (t *target) connect(ctx context.Context) error {
 		return fmt.Errorf("cannot connect to %s: %s", t.name, pgconn.Redact(err.Error()))
 	}
 	t.conn, t.base = conn, nil
+	t.log = logState{reported: t.log.reported}
 	return nil
 }
 
@@ -120,6 +122,7 @@ func (t *target) read(ctx context.Context, s *Sample) error {
 		}
 	}
 	s.PHIReads = t.phiReads(snap)
+	s.FailedLogins = t.failedLogins(ctx)
 	return nil
 }
 

@@ -2,7 +2,9 @@ package monitor
 
 import (
 	"fmt"
+	"sort"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/pgmedic/pgmedic/snapshot"
@@ -266,4 +268,24 @@ func ruleCompliance(e *evalCtx) []Instance {
 		return nil
 	}
 	return one(score, "compliance score %.1f, down from %.1f", score, e.st.bestCompliance)
+}
+
+func ruleFailedLogins(e *evalCtx) []Instance {
+	by := map[string]int{}
+	total := 0
+	for _, s := range e.recent {
+		for role, n := range s.FailedLogins {
+			by[role] += n
+			total += n
+		}
+	}
+	if total == 0 || total < e.th.FailedLogins {
+		return nil
+	}
+	roles := make([]string, 0, len(by))
+	for r, n := range by {
+		roles = append(roles, fmt.Sprintf("%s (%d)", r, n))
+	}
+	sort.Strings(roles)
+	return one(float64(total), "%d refused login(s) in the last %d intervals, as %s", total, window, strings.Join(roles, ", "))
 }

@@ -20,11 +20,13 @@ import (
 var pg *pgtest.Cluster
 
 // The package's cluster archives WAL (with a command that succeeds until a test makes
-// it fail), so that the archiving alert can be provoked, and has small shared buffers,
-// so that a modest table cannot be cached.
+// it fail), so that the archiving alert can be provoked, small shared buffers, so that a
+// modest table cannot be cached, and the logging collector, so that the monitor can read
+// refused logins from the log.
 func TestMain(m *testing.M) {
 	os.Exit(pgtest.MainWithOptions(m, &pg, pgtest.Options{Settings: map[string]string{
 		"archive_mode": "on", "archive_command": "true", "shared_buffers": "16MB",
+		"logging_collector": "on", // the log is readable through SQL: failed logins
 	}}))
 }
 

@@ -23,6 +23,7 @@ type Thresholds struct {
 	Deadlocks         int           // within the rule's window
 	LatencyRegression float64       // times a statement's own baseline mean
 	ClaimsPerMinute   float64       // rows inserted per minute into each claims table
+	FailedLogins      int           // refused logins within the rule's window
 }
 
 // ComplianceSource gives the current compliance score of a target (0 to 100), when one
@@ -87,6 +88,7 @@ func OptionsFromConfig(cfg *config.Profile) Options {
 			Deadlocks:         at.Deadlocks,
 			LatencyRegression: at.LatencyRegression,
 			ClaimsPerMinute:   at.ClaimsIngestRate,
+			FailedLogins:      at.FailedLogins,
 		},
 	}
 	for _, r := range m.Rules {
@@ -112,6 +114,9 @@ func (o *Options) defaults() error {
 	}
 	if o.CatalogRefresh <= 0 {
 		o.CatalogRefresh = 10 * time.Minute
+	}
+	if o.Thresholds.FailedLogins < 1 {
+		o.Thresholds.FailedLogins = 5
 	}
 	if o.Thresholds.LatencyRegression < 1 {
 		o.Thresholds.LatencyRegression = 3

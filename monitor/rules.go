@@ -106,6 +106,8 @@ func ruleTable(th Thresholds) []Rule {
 			Description: fmt.Sprintf("fewer than %g rows a minute inserted into a claims table", th.ClaimsPerMinute), eval: ruleClaimsIngest},
 		{Name: "compliance_score_drop", Severity: Warning,
 			Description: fmt.Sprintf("the compliance score %g points or more under its best since the monitor started", complianceDrop), eval: ruleCompliance},
+		{Name: "failed_logins", Severity: Warning,
+			Description: fmt.Sprintf("%d or more refused logins within %d intervals (from the server log, when readable)", th.FailedLogins, window), eval: ruleFailedLogins},
 		{Name: "phi_access_unusual", Severity: Critical,
 			Description: "a role outside a PHI table's baseline of readers read it", eval: rulePHIAccess},
 	}

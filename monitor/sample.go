@@ -25,6 +25,9 @@ type Sample struct {
 	Inserts map[string]int64 `json:"-"`
 	// PHIReads counts pg_stat_statements calls reading each PHI table, by role.
 	PHIReads map[phiKey]int64 `json:"-"`
+	// FailedLogins counts refused logins by role since the previous sample, read from
+	// the server log (nil when it cannot be read).
+	FailedLogins map[string]int `json:"-"`
 }
 
 // Disk is the file system that holds the data directory (local servers only).
