@@ -131,6 +131,9 @@ type Monitor struct {
 	MonitoringInterval Duration `yaml:"monitoringInterval" reader:"monitor"`
 	// RetentionPeriod is how many days of history the monitor keeps (in memory, bounded).
 	RetentionPeriod int `yaml:"retentionPeriod" reader:"monitor"`
+	// HistoryFile keeps the history on disk too (JSON lines, statistics only), for
+	// restarts and `pgmedic monitor report`.
+	HistoryFile string `yaml:"historyFile" reader:"monitor"`
 	// Targets are connection strings watched besides --dsn.
 	Targets []string `yaml:"targets" reader:"monitor"`
 	// Listen is the HTTP address of /metrics, /api/v1/alerts and the dashboard.

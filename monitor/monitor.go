@@ -13,6 +13,7 @@ type Monitor struct {
 	rules   []Rule
 	targets []*target
 	sinks   *dispatcher
+	hfile   *historyFile
 
 	mu    sync.RWMutex
 	book  *alertBook
@@ -44,6 +45,11 @@ func New(dsns []string, opts Options) (*Monitor, error) {
 		seen[t.name] = true
 		t.state.claimsNames = qualifyAll(opts.ClaimsTables)
 		m.targets = append(m.targets, t)
+	}
+	if opts.HistoryFile != "" {
+		if m.hfile, err = openHistory(opts.HistoryFile, m.targets, m.opts.Retention, time.Now()); err != nil {
+			return nil, fmt.Errorf("monitor: %w", err)
+		}
 	}
 	return m, nil
 }
@@ -109,6 +115,9 @@ func (m *Monitor) Run(ctx context.Context) error {
 	}()
 	wg.Wait()
 	m.sinks.close(5 * time.Second)
+	m.mu.Lock()
+	m.hfile.close()
+	m.mu.Unlock()
 	m.opts.Logger.Info("monitor: stopped", "targets", len(m.targets))
 	return nil
 }
@@ -164,7 +173,9 @@ func (m *Monitor) record(t *target, s *Sample) {
 		t.prev = lastUp(prev, t.prev)
 	}
 	t.cur = s
-	t.hist.add(pointOf(s, t.prev))
+	pt := pointOf(s, t.prev)
+	t.hist.add(pt)
+	m.hfile.append(m, t.name, pt)
 	t.recent = append(t.recent, s)
 	if len(t.recent) > window+1 {
 		t.recent = t.recent[len(t.recent)-window-1:]

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -60,8 +61,8 @@ func start(t *testing.T, dsns []string, edit func(o *monitor.Options)) *run {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	r := &run{m: m, cancel: cancel, done: make(chan error, 1)}
-	go func() { r.done <- m.Run(ctx) }()
+	r := &run{m: m, cancel: cancel, done: make(chan error)}
+	go func() { m.Run(ctx); close(r.done) }() // closed, so both a test and the clean-up may wait
 	t.Cleanup(func() {
 		cancel()
 		<-r.done
@@ -255,5 +256,41 @@ func TestLockedTableDoesNotStallCollection(t *testing.T) {
 	}
 	if _, err := holder.Exec(ctx, "COMMIT"); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// The history file carries the points over a restart, holds statistics only, and is
+// private to its owner.
+func TestHistoryFileSurvivesRestart(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE patients (id int, mrn text); INSERT INTO patients VALUES (1, 'MRN-55501'); SELECT * FROM patients WHERE mrn = 'MRN-55501'")
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	first := start(t, []string{db.SocketURI}, func(o *monitor.Options) { o.HistoryFile = path })
+	time.Sleep(4 * testInterval)
+	first.cancel()
+	<-first.done
+	before := first.m.History(first.m.Targets()[0])
+	if len(before) < 3 {
+		t.Fatalf("only %d points before the restart", len(before))
+	}
+	st, err := os.Stat(path)
+	if err != nil || st.Mode().Perm() != 0o600 {
+		t.Fatalf("history file: %v, mode %v", err, st.Mode())
+	}
+	raw, _ := os.ReadFile(path)
+	if strings.Contains(string(raw), "MRN-55501") || strings.Contains(string(raw), "patients") {
+		t.Error("the history file holds more than statistics")
+	}
+	m, err := monitor.New([]string{db.SocketURI}, monitor.Options{Interval: testInterval, Thresholds: quiet(), HistoryFile: path})
+	if err != nil {
+		t.Fatal(err)
+	}
+	after := m.History(m.Targets()[0])
+	if len(after) != len(before) || !after[0].At.Equal(before[0].At) {
+		t.Errorf("after the restart %d points from %v, before %d from %v", len(after), after[0].At, len(before), before[0].At)
+	}
+	recs, err := monitor.ReadHistory(path)
+	if err != nil || len(recs) != len(before) {
+		t.Errorf("ReadHistory: %d records, %v", len(recs), err)
 	}
 }

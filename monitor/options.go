@@ -54,6 +54,8 @@ type Options struct {
 	Logger     *slog.Logger
 	// MaxStatements bounds the pg_stat_statements entries read per collection.
 	MaxStatements int
+	// HistoryFile, when set, keeps the history on disk too (JSON lines, statistics only).
+	HistoryFile string
 	// CatalogRefresh is how often tables and settings are re-read (default 10 minutes).
 	CatalogRefresh time.Duration
 }
@@ -68,6 +70,7 @@ func OptionsFromConfig(cfg *config.Profile) Options {
 		Interval:     m.MonitoringInterval.Duration,
 		Retention:    time.Duration(m.RetentionPeriod) * 24 * time.Hour,
 		ClaimsTables: m.ClaimsTables,
+		HistoryFile:  m.HistoryFile,
 		PHIBaseline:  m.PHIBaselinePeriod.Duration,
 		Healthcare:   cfg.Healthcare,
 		Policy: pgconn.Policy{
