@@ -14,6 +14,7 @@ import (
 // statement text, no values). The file is rewritten with the points still within the
 // retention period when the monitor starts and whenever it has grown to twice that.
 type historyFile struct {
+	alerts  []HistoryRecord // transitions kept through compactions
 	path    string
 	f       *os.File
 	lines   int
@@ -21,11 +22,16 @@ type historyFile struct {
 	failed  bool
 }
 
-// HistoryRecord is one line of the history file.
+// HistoryRecord is one line of the history file: a point, or an alert that fired or
+// resolved.
 type HistoryRecord struct {
 	Target string `json:"target"`
-	Point  Point  `json:"point"`
+	Point  Point  `json:"point,omitzero"`
+	Alert  *Alert `json:"alert,omitempty"`
 }
+
+// maxAlertRecords bounds the alert transitions a history file carries over compactions.
+const maxAlertRecords = 2000
 
 // ReadHistory reads a history file's records, oldest first, skipping lines it cannot
 // read (a line cut short by a crash).
@@ -67,13 +73,20 @@ func openHistory(path string, targets []*target, retention time.Duration, now ti
 	if err != nil && !os.IsNotExist(err) {
 		return nil, err
 	}
+	var alerts []HistoryRecord
 	for _, r := range recs {
-		if t := byName[r.Target]; t != nil && now.Sub(r.Point.At) <= retention {
+		t := byName[r.Target]
+		switch {
+		case t == nil:
+		case r.Alert != nil && now.Sub(r.Alert.StartedAt) <= retention:
+			alerts = append(alerts, r)
+			kept = append(kept, r)
+		case r.Alert == nil && now.Sub(r.Point.At) <= retention:
 			t.hist.add(r.Point)
 			kept = append(kept, r)
 		}
 	}
-	h := &historyFile{path: path, compact: 2 * max(capacity, 1000)}
+	h := &historyFile{path: path, compact: 2 * max(capacity, 1000), alerts: tail(alerts, maxAlertRecords)}
 	if err := h.rewrite(kept); err != nil {
 		return nil, err
 	}
@@ -117,12 +130,33 @@ func (h *historyFile) rewrite(recs []HistoryRecord) error {
 	return err
 }
 
+func tail(r []HistoryRecord, n int) []HistoryRecord {
+	if len(r) > n {
+		return append([]HistoryRecord(nil), r[len(r)-n:]...)
+	}
+	return r
+}
+
+// appendAlert records an alert transition.
+func (h *historyFile) appendAlert(m *Monitor, target string, a Alert) {
+	if h == nil || h.failed {
+		return
+	}
+	rec := HistoryRecord{Target: target, Alert: &a}
+	h.alerts = tail(append(h.alerts, rec), maxAlertRecords)
+	h.write(m, rec)
+}
+
 // append writes one point; the caller holds the monitor's lock.
 func (h *historyFile) append(m *Monitor, target string, p Point) {
 	if h == nil || h.failed {
 		return
 	}
-	line, _ := json.Marshal(HistoryRecord{Target: target, Point: p})
+	h.write(m, HistoryRecord{Target: target, Point: p})
+}
+
+func (h *historyFile) write(m *Monitor, rec HistoryRecord) {
+	line, _ := json.Marshal(rec)
 	if _, err := h.f.Write(append(line, '\n')); err != nil {
 		h.failed = true
 		m.opts.Logger.Error("monitor: history file not written any more", "file", h.path, "error", err.Error())
@@ -130,7 +164,7 @@ func (h *historyFile) append(m *Monitor, target string, p Point) {
 	}
 	h.lines++
 	if h.lines >= h.compact {
-		var recs []HistoryRecord
+		recs := append([]HistoryRecord(nil), h.alerts...)
 		for _, t := range m.targets {
 			for _, pt := range t.hist.list() {
 				recs = append(recs, HistoryRecord{Target: t.name, Point: pt})

@@ -190,6 +190,7 @@ func (m *Monitor) record(t *target, s *Sample) {
 		events = append(events, m.book.update(t.name, r, r.forDuration(m.opts.Interval), s.At, r.eval(e))...)
 	}
 	for _, ev := range events {
+		m.hfile.appendAlert(m, t.name, ev.Alert)
 		m.opts.Logger.Info("monitor: alert "+ev.Alert.State, "alert", ev.Alert.Name, "severity", ev.Alert.Severity,
 			"target", t.name, "summary", ev.Alert.Summary)
 	}

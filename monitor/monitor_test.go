@@ -294,3 +294,41 @@ func TestHistoryFileSurvivesRestart(t *testing.T) {
 		t.Errorf("ReadHistory: %d records, %v", len(recs), err)
 	}
 }
+
+func TestHistoryReport(t *testing.T) {
+	db := pg.NewDB(t)
+	path := filepath.Join(t.TempDir(), "history.jsonl")
+	r := start(t, []string{db.SocketURI}, func(o *monitor.Options) {
+		o.HistoryFile = path
+		o.Thresholds.IdleInTransaction = 300 * time.Millisecond
+	})
+	idle := connect(t, db.SocketURI)
+	fireAndResolve(t, r, "idle_in_transaction", nil, func() { idle.Exec(context.Background(), "BEGIN; SELECT 1") },
+		func() { idle.Exec(context.Background(), "COMMIT") })
+	r.cancel()
+	<-r.done
+	recs, err := monitor.ReadHistory(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sums := monitor.Summarise(recs)
+	if len(sums) != 1 || sums[0].Samples < 3 || sums[0].UpPct != 100 || len(sums[0].Alerts) != 2 {
+		t.Fatalf("summary: %+v", sums)
+	}
+	var md, html strings.Builder
+	if err := monitor.WriteReport(&md, "markdown", sums); err != nil {
+		t.Fatal(err)
+	}
+	if err := monitor.WriteReport(&html, "html", sums); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(md.String(), "| availability | 100.00% of samples up |") || !strings.Contains(md.String(), "idle_in_transaction") {
+		t.Errorf("markdown: %s", md.String())
+	}
+	if !strings.Contains(html.String(), "<polyline") || !strings.Contains(html.String(), "idle_in_transaction") {
+		t.Errorf("html lacks charts or alerts")
+	}
+	if err := monitor.WriteReport(&md, "pdf", sums); err == nil {
+		t.Error("pdf accepted")
+	}
+}

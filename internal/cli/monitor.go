@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"strings"
@@ -62,6 +63,41 @@ TLS. SIGTERM or Ctrl-C stops it cleanly.`,
 	fl.StringVar(&f.tlsCert, "tls-cert", "", "TLS certificate for HTTPS (default monitor.tlsCert)")
 	fl.StringVar(&f.tlsKey, "tls-key", "", "TLS key for HTTPS (default monitor.tlsKey)")
 	fl.BoolVar(&f.rules, "rules", false, "list the alert rules in effect and exit")
+	cmd.AddCommand(a.monitorReportCommand())
+	return cmd
+}
+
+func (a *app) monitorReportCommand() *cobra.Command {
+	var from, format, output string
+	cmd := &cobra.Command{
+		Use:   "report",
+		Short: "Summarise a monitor history file (monitor.historyFile) as Markdown or HTML with charts",
+		Example: `  pgmedic monitor report --from /var/lib/pgmedic/history.jsonl --format html --output monitoring.html`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if from == "" {
+				return usageHint("give the file monitor.historyFile names", "--from is required")
+			}
+			if format != "markdown" && format != "html" {
+				return usageErrorf("--format %q is not markdown or html", format)
+			}
+			if err := checkOutput(output); err != nil {
+				return err
+			}
+			recs, err := monitor.ReadHistory(from)
+			if err != nil {
+				var pe *fs.PathError
+				if errors.As(err, &pe) {
+					err = pe.Err // the path is in the message already
+				}
+				return usageHint("check the path; the monitor writes it when monitor.historyFile is set", "cannot read the history file %s: %v", from, err)
+			}
+			sums := monitor.Summarise(recs)
+			return a.writeTo(output, func(w io.Writer) error { return monitor.WriteReport(w, format, sums) })
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "history file written by the monitor")
+	cmd.Flags().StringVar(&format, "format", "markdown", "markdown or html")
+	cmd.Flags().StringVarP(&output, "output", "o", "", "write to this file instead of standard output")
 	return cmd
 }
 

@@ -232,3 +232,26 @@ func TestMonitorStopsOnSIGTERM(t *testing.T) {
 		return db.QueryInt64(t, "SELECT count(*) FROM pg_stat_activity WHERE application_name = 'pgmedic-monitor'") == 0
 	}, "the monitor's session to end")
 }
+
+func TestMonitorReportCommand(t *testing.T) {
+	path := t.TempDir() + "/history.jsonl"
+	lines := `{"target":"u@h:5432/db","point":{"at":"2026-03-01T12:00:00Z","up":true,"connections":4,"tps":10,"cache_hit_pct":99.5,"collect_ms":3}}
+{"target":"u@h:5432/db","point":{"at":"2026-03-01T12:00:10Z","up":false,"cache_hit_pct":-1,"collect_ms":10}}
+{"target":"u@h:5432/db","alert":{"name":"server_down","state":"firing","severity":"critical","labels":{"target":"u@h:5432/db"},"summary":"down","started_at":"2026-03-01T12:00:10Z","resolved_at":null}}
+`
+	if err := os.WriteFile(path, []byte(lines), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, "monitor", "report", "--from", path)
+	if r.code != 0 || !strings.Contains(r.stdout, "| availability | 50.00% of samples up |") || !strings.Contains(r.stdout, "server_down") {
+		t.Errorf("exit %d, stdout %s, stderr %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "monitor", "report", "--from", path, "--format", "html")
+	if r.code != 0 || !strings.Contains(r.stdout, "<svg") {
+		t.Errorf("html: exit %d", r.code)
+	}
+	r = run(t, "monitor", "report", "--from", "/nonexistent/history.jsonl")
+	if line := oneErrorLine(t, r); r.code != ExitUsage || !strings.Contains(line, "cannot read the history file /nonexistent/history.jsonl: no such file") {
+		t.Errorf("missing file: exit %d, %q", r.code, line)
+	}
+}

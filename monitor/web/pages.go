@@ -168,3 +168,8 @@ func labelText(l map[string]string) string {
 	}
 	return strings.Join(parts, " ")
 }
+
+// chart is monitor.Chart for a template: SVG built from numbers only.
+func chart(points []monitor.Point, value func(monitor.Point) (float64, bool)) template.HTML {
+	return template.HTML(monitor.Chart(points, value))
+}

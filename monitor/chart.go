@@ -1,11 +1,8 @@
-package web
+package monitor
 
 import (
 	"fmt"
-	"html/template"
 	"strings"
-
-	"github.com/pgmedic/pgmedic/monitor"
 )
 
 const (
@@ -13,15 +10,15 @@ const (
 	chartH = 80
 )
 
-// chart draws the history as an inline SVG line. It is built from numbers only (no text
-// from the database), with presentation attributes rather than style attributes, so the
-// strict CSP needs no 'unsafe-inline'.
-func chart(points []monitor.Point, value func(monitor.Point) (float64, bool)) template.HTML {
+// Chart draws points as an inline SVG line. It is built from numbers only (no text from
+// the database), with presentation attributes rather than style attributes, so a strict
+// CSP needs no 'unsafe-inline'; the result is safe to embed in HTML as is.
+func Chart(points []Point, value func(Point) (float64, bool)) string {
 	var xs, ys []float64
 	lo, hi := 0.0, 0.0
 	if len(points) < 2 {
-		return template.HTML(fmt.Sprintf(`<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img"><text x="8" y="44" fill="#888">collecting…</text></svg>`,
-			chartW, chartH, chartW, chartH))
+		return fmt.Sprintf(`<svg class="chart" viewBox="0 0 %d %d" width="%d" height="%d" role="img"><text x="8" y="44" fill="#888">collecting…</text></svg>`,
+			chartW, chartH, chartW, chartH)
 	}
 	t0, t1 := points[0].At, points[len(points)-1].At
 	span := t1.Sub(t0).Seconds()
@@ -58,7 +55,7 @@ func chart(points []monitor.Point, value func(monitor.Point) (float64, bool)) te
 	b.WriteString(`"/>`)
 	fmt.Fprintf(&b, `<text x="2" y="%d" font-size="10" fill="#555">max %.4g · now %.4g · %s</text>`, chartH+12, hi, last(ys), fmtSpan(span))
 	b.WriteString(`</svg>`)
-	return template.HTML(b.String())
+	return b.String()
 }
 
 func last(v []float64) float64 {
