@@ -70,8 +70,8 @@ TLS. SIGTERM or Ctrl-C stops it cleanly.`,
 func (a *app) monitorReportCommand() *cobra.Command {
 	var from, format, output string
 	cmd := &cobra.Command{
-		Use:   "report",
-		Short: "Summarise a monitor history file (monitor.historyFile) as Markdown or HTML with charts",
+		Use:     "report",
+		Short:   "Summarise a monitor history file (monitor.historyFile) as Markdown or HTML with charts",
 		Example: `  pgmedic monitor report --from /var/lib/pgmedic/history.jsonl --format html --output monitoring.html`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if from == "" {
