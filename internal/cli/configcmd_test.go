@@ -96,8 +96,9 @@ func TestConfigValidateListsReaders(t *testing.T) {
 	}
 	tests := []struct{ key, value, from, readers string }{
 		{"indexOptimizer.minTableRows", "500", path + ":4", "index advise"},
-		{"monitor.alertThresholds.cacheHitRatio", "99", "default", "check"},
-		{"monitor.alertThresholds.connectionCount", "70", "PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT", "check"},
+		{"monitor.alertThresholds.cacheHitRatio", "99", "default", "check, monitor"},
+		{"monitor.alertThresholds.connectionCount", "70", "PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT", "check, monitor"},
+		{"monitor.retentionPeriod", "7", "default", "monitor"},
 		{"queryAnalyzer.slowQueryThreshold", "1s", "default", "check, queries"},
 		{"connection.lockTimeout", "2s", "default", "every command that connects"},
 		{"healthcare.phiTables", "[]", "default", "check, queries, index advise"},
@@ -122,7 +123,7 @@ func TestConfigValidateListsReaders(t *testing.T) {
 			t.Errorf("value of %s at column %d, others at %d", f[0], at, col)
 		}
 	}
-	for _, gone := range []string{"sampleRate", "partitioner", "connectionPool", "retentionPeriod", "diskUsage"} {
+	for _, gone := range []string{"sampleRate", "partitioner", "connectionPool", "enableRealTimeMonitoring", "enableAutoIndexing"} {
 		if strings.Contains(r.stdout, gone) {
 			t.Errorf("validate lists %s, which nothing reads", gone)
 		}
