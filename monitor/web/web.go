@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,6 +73,44 @@ type Server struct {
 	opts  Options
 	pages *pages
 	mux   *http.ServeMux
+
+	mu       sync.Mutex
+	failures map[string][]time.Time // refused token attempts by client address
+}
+
+// Guessing the token is slowed down: after maxFailures wrong tokens within failureWindow
+// an address gets 429 until the window has passed. (A request with no token at all is
+// not a guess: a browser's first visit.)
+const (
+	maxFailures   = 50
+	failureWindow = time.Minute
+)
+
+// throttled records a refused attempt (when failed) and reports whether the address
+// has made too many.
+func (s *Server) throttled(r *http.Request, failed bool) bool {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := time.Now()
+	var recent []time.Time
+	for _, at := range s.failures[host] {
+		if now.Sub(at) < failureWindow {
+			recent = append(recent, at)
+		}
+	}
+	if failed {
+		recent = append(recent, now)
+	}
+	if len(recent) == 0 {
+		delete(s.failures, host)
+	} else {
+		s.failures[host] = recent
+	}
+	return len(recent) > maxFailures
 }
 
 // New builds the handler. An empty token is allowed only for a loopback listener (see
@@ -84,7 +123,7 @@ func New(m *monitor.Monitor, opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{m: m, opts: opts, pages: p, mux: http.NewServeMux()}
+	s := &Server{m: m, opts: opts, pages: p, mux: http.NewServeMux(), failures: map[string][]time.Time{}}
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(m, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := promhttp.HandlerFor(reg, promhttp.HandlerOpts{ErrorHandling: promhttp.ContinueOnError})
@@ -156,6 +195,13 @@ func equal(a, b string) bool { return subtle.ConstantTimeCompare([]byte(a), []by
 func (s *Server) auth(what string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		role, how := s.authorised(r)
+		_, cookieErr := r.Cookie(cookieName)
+		presented := r.Header.Get("Authorization") != "" || cookieErr == nil
+		if s.throttled(r, role == "" && presented) {
+			s.opts.Audit.Warn("pgmedic monitor access throttled", "who", r.RemoteAddr, "what", r.Method+" "+r.URL.Path)
+			http.Error(w, "too many refused attempts; wait a minute", http.StatusTooManyRequests)
+			return
+		}
 		if role == "" {
 			s.opts.Audit.Warn("pgmedic monitor access refused", "who", r.RemoteAddr, "what", r.Method+" "+r.URL.Path,
 				"when", time.Now().UTC().Format(time.RFC3339))
@@ -184,6 +230,10 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		tok = r.PostForm.Get("token")
 	}
 	ok := s.opts.Token != "" && (equal(tok, s.opts.Token) || s.opts.ViewerToken != "" && equal(tok, s.opts.ViewerToken))
+	if s.throttled(r, !ok) {
+		http.Error(w, "too many refused attempts; wait a minute", http.StatusTooManyRequests)
+		return
+	}
 	if !ok {
 		s.opts.Audit.Warn("pgmedic monitor login refused", "who", r.RemoteAddr, "when", time.Now().UTC().Format(time.RFC3339))
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")

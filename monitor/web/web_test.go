@@ -329,3 +329,22 @@ func TestListenPolicy(t *testing.T) {
 		}
 	}
 }
+
+func TestTokenGuessingIsThrottled(t *testing.T) {
+	e := setup(t, nil)
+	codes := map[int]int{}
+	for range 60 {
+		resp, _ := e.get(t, "/metrics", "Bearer guess")
+		codes[resp.StatusCode]++
+	}
+	if codes[http.StatusUnauthorized] != 50 || codes[http.StatusTooManyRequests] != 10 {
+		t.Errorf("60 wrong tokens: %v, want 50 refused then 10 throttled", codes)
+	}
+	// Even the right token waits out the window from a guessing address.
+	if resp, _ := e.get(t, "/metrics", "Bearer "+token); resp.StatusCode != http.StatusTooManyRequests {
+		t.Errorf("right token during the throttle: %d", resp.StatusCode)
+	}
+	if !strings.Contains(e.audit.String(), "access throttled") {
+		t.Error("the throttle is not in the audit log")
+	}
+}
