@@ -381,3 +381,36 @@ func TestFailedLoginsAlert(t *testing.T) {
 		t.Errorf("alert: %+v", a)
 	}
 }
+
+// A usual reader of a PHI table reading it far more often than it did while the
+// baseline was learned raises the alert too.
+func TestPHIReadRateAlert(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, `CREATE TABLE patients (id int PRIMARY KEY, first_name text, last_name text, ssn text, date_of_birth date);
+		INSERT INTO patients SELECT g, 'A', 'B', '000-00-0000', '2000-01-01' FROM generate_series(1, 10) g`)
+	role := "nurse_" + strconv.FormatInt(time.Now().UnixNano()%1e6, 10)
+	db.Exec(t, fmt.Sprintf("CREATE ROLE %s LOGIN; GRANT SELECT ON patients TO %s", role, role))
+	t.Cleanup(func() { db.Exec(t, fmt.Sprintf("DROP OWNED BY %s; DROP ROLE %s", role, role)) })
+	nurse := connect(t, asUser(t, db.SocketURI, role))
+	read := func(n int) {
+		for i := range n {
+			var x int
+			if err := nurse.QueryRow(context.Background(), "SELECT id FROM patients WHERE id = $1", i%10+1).Scan(&x); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	read(1)
+	r := start(t, []string{db.SocketURI}, func(o *monitor.Options) { o.PHIBaseline = 6 * testInterval })
+	// While learning: a few reads an interval.
+	for range 6 {
+		read(2)
+		time.Sleep(testInterval)
+	}
+	time.Sleep(2 * testInterval) // learning is over
+	labels := map[string]string{"role": role, "table": "public.patients", "reason": "rate"}
+	fireAndResolve(t, r, "phi_access_unusual", labels, func() { read(500) }, func() {})
+	if _, ok := findAlert(r.m, "phi_access_unusual", monitor.Resolved, map[string]string{"role": role, "reason": "new_reader"}); ok {
+		t.Error("a baseline reader was reported as a new reader")
+	}
+}

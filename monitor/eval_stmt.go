@@ -16,13 +16,16 @@ type ruleState struct {
 	// and when each pair outside them last read.
 	phiStart    time.Time
 	phiBaseline map[phiKey]bool
+	phiPeak     map[phiKey]int64 // most reads in one interval while learning
 	phiUnusual  map[phiKey]time.Time
+	phiRate     map[phiKey]time.Time // last read far above the pair's learned peak
 	// bestCompliance is the highest compliance score seen.
 	bestCompliance float64
 }
 
 func newRuleState() ruleState {
-	return ruleState{baselines: map[stmtKey]*baseline{}, phiBaseline: map[phiKey]bool{}, phiUnusual: map[phiKey]time.Time{}}
+	return ruleState{baselines: map[stmtKey]*baseline{}, phiBaseline: map[phiKey]bool{}, phiUnusual: map[phiKey]time.Time{},
+		phiPeak: map[phiKey]int64{}, phiRate: map[phiKey]time.Time{}}
 }
 
 type stmtKey struct {
@@ -150,10 +153,18 @@ func inWorkload(s *Sample, k stmtKey) bool {
 	return false
 }
 
+// PHI read rates: a baseline reader reading more than phiRateFactor times its learned
+// peak per interval (and at least phiRateMin reads) is unusual too.
+const (
+	phiRateFactor = 10
+	phiRateMin    = 100
+)
+
 // rulePHIAccess learns, for phiLearn after the first collection, which roles read each PHI
-// table (pg_stat_statements calls of statements naming it); access pgmedic saw before it
-// started counts as baseline too. Afterwards a read by any other role raises an alert
-// that lasts until that role has not read the table for a window of intervals.
+// table (pg_stat_statements calls of statements naming it) and how many reads an interval
+// each makes at most; access pgmedic saw before it started counts as baseline too.
+// Afterwards a read by any other role, or a baseline reader far above its peak, raises an
+// alert that lasts until that stops for a window of intervals.
 func rulePHIAccess(e *evalCtx) []Instance {
 	st := e.st
 	first := st.phiStart.IsZero()
@@ -169,22 +180,31 @@ func rulePHIAccess(e *evalCtx) []Instance {
 		if calls < before {
 			before = 0 // statistics were reset
 		}
-		if first && calls > 0 || learning && calls > before {
+		delta := calls - before
+		switch {
+		case first && calls > 0:
 			st.phiBaseline[k] = true
-			continue
-		}
-		if calls > before && !st.phiBaseline[k] {
+		case learning && delta > 0:
+			st.phiBaseline[k] = true
+			st.phiPeak[k] = max(st.phiPeak[k], delta)
+		case delta > 0 && !st.phiBaseline[k]:
 			st.phiUnusual[k] = e.now
+		case delta >= phiRateMin && delta > phiRateFactor*st.phiPeak[k]:
+			st.phiRate[k] = e.now
 		}
 	}
 	var out []Instance
-	for k, at := range st.phiUnusual {
-		if e.now.Sub(at) > e.phiWindow {
-			delete(st.phiUnusual, k)
-			continue
+	add := func(seen map[phiKey]time.Time, reason, format string) {
+		for k, at := range seen {
+			if e.now.Sub(at) > e.phiWindow {
+				delete(seen, k)
+				continue
+			}
+			out = append(out, Instance{Labels: map[string]string{"role": k.Role, "table": k.Table, "reason": reason}, Value: 1,
+				Summary: fmt.Sprintf(format, k.Role, k.Table)})
 		}
-		out = append(out, Instance{Labels: map[string]string{"role": k.Role, "table": k.Table}, Value: 1,
-			Summary: fmt.Sprintf("role %s read PHI table %s; it is not among the table's usual readers", k.Role, k.Table)})
 	}
+	add(st.phiUnusual, "new_reader", "role %s read PHI table %s; it is not among the table's usual readers")
+	add(st.phiRate, "rate", fmt.Sprintf("role %%s read PHI table %%s more than %d times as often as its usual peak", phiRateFactor))
 	return out
 }
