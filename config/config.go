@@ -128,16 +128,61 @@ func ParseQueueValue(s string) (QueueValue, bool) {
 	return QueueValue{}, false
 }
 
-// Monitor holds the levels at which the health checks raise a finding.
+// Monitor configures `pgmedic monitor` (collection, alerts, HTTP) and holds the levels at
+// which the health checks raise a finding.
 type Monitor struct {
+	// MonitoringInterval is how often each target is read (the seed's 30000 ms).
+	MonitoringInterval Duration `yaml:"monitoringInterval" reader:"monitor"`
+	// RetentionPeriod is how many days of history the monitor keeps (in memory, bounded).
+	RetentionPeriod int `yaml:"retentionPeriod" reader:"monitor"`
+	// HistoryFile keeps the history on disk too (JSON lines, statistics only), for
+	// restarts and `pgmedic monitor report`.
+	HistoryFile string `yaml:"historyFile" reader:"monitor"`
+	// Targets are connection strings watched besides --dsn.
+	Targets []string `yaml:"targets" reader:"monitor"`
+	// Listen is the HTTP address of /metrics, /api/v1/alerts and the dashboard.
+	Listen string `yaml:"listen" reader:"monitor"`
+	// Token (or the file TokenFile names) is the bearer token every HTTP path but
+	// /healthz requires.
+	Token     string `yaml:"token" reader:"monitor"`
+	TokenFile string `yaml:"tokenFile" reader:"monitor"`
+	// ViewerToken sees metrics, alerts and the dashboard, but not statement texts.
+	ViewerToken string `yaml:"viewerToken" reader:"monitor"`
+	// TLSCert and TLSKey serve HTTPS; a non-loopback listen address requires them.
+	TLSCert string `yaml:"tlsCert" reader:"monitor"`
+	TLSKey  string `yaml:"tlsKey" reader:"monitor"`
+	// WebhookURL and AlertmanagerURL receive alerts as they fire and resolve.
+	WebhookURL      string `yaml:"webhookURL" reader:"monitor"`
+	AlertmanagerURL string `yaml:"alertmanagerURL" reader:"monitor"`
+	// ClaimsTables are tables whose insert rate must stay at alertThresholds.claimsIngestRate.
+	ClaimsTables []string `yaml:"claimsTables" reader:"monitor"`
+	// PHIBaselinePeriod is how long the monitor learns which roles read PHI tables
+	// before a new reader raises an alert.
+	PHIBaselinePeriod Duration `yaml:"phiBaselinePeriod" reader:"monitor"`
+	// Rules overrides alert rules: "rule.for=30s", "rule.severity=critical", "rule=off".
+	Rules           []string        `yaml:"rules" reader:"monitor"`
 	AlertThresholds AlertThresholds `yaml:"alertThresholds"`
 }
 
-// AlertThresholds are the levels at which `pgmedic check` reports a problem.
+// AlertThresholds are the levels at which `pgmedic check` reports a problem and
+// `pgmedic monitor` raises an alert.
 type AlertThresholds struct {
-	ConnectionCount float64  `yaml:"connectionCount" reader:"check"` // percent of max_connections
-	ReplicationLag  Duration `yaml:"replicationLag" reader:"check, replica status"`
-	CacheHitRatio   float64  `yaml:"cacheHitRatio" reader:"check"` // minimum percent
+	ConnectionCount float64  `yaml:"connectionCount" reader:"check, monitor"` // percent of max_connections
+	ReplicationLag  Duration `yaml:"replicationLag" reader:"check, monitor, replica status"`
+	CacheHitRatio   float64  `yaml:"cacheHitRatio" reader:"check, monitor"` // minimum percent
+	// QueryResponseTime: a statement whose mean over an interval exceeds it is slow.
+	QueryResponseTime Duration `yaml:"queryResponseTime" reader:"monitor"`
+	DiskUsage         float64  `yaml:"diskUsage" reader:"monitor"` // percent of the data directory's file system
+	LongRunningQuery  Duration `yaml:"longRunningQuery" reader:"monitor"`
+	IdleInTransaction Duration `yaml:"idleInTransaction" reader:"monitor"`
+	BlockedSessions   int      `yaml:"blockedSessions" reader:"monitor"` // sessions waiting on a lock
+	XIDAge            int      `yaml:"xidAge" reader:"monitor"`          // age(datfrozenxid)
+	Deadlocks         int      `yaml:"deadlocks" reader:"monitor"`       // within ten intervals
+	// LatencyRegression: a statement is regressed when its mean exceeds this many times
+	// its own baseline.
+	LatencyRegression float64 `yaml:"latencyRegression" reader:"monitor"`
+	ClaimsIngestRate  float64 `yaml:"claimsIngestRate" reader:"monitor"` // rows per minute, per claims table
+	FailedLogins      int     `yaml:"failedLogins" reader:"monitor"`     // refused logins within ten intervals
 }
 
 // ConnectionPool bounds what `pgmedic pool advise` recommends per application instance:
@@ -261,10 +306,24 @@ func builtin(name string) (*Profile, bool) {
 				MinTableRows:            1000,
 			},
 			Monitor: Monitor{
+				MonitoringInterval: ms(30000),
+				RetentionPeriod:    7,
+				Listen:             "127.0.0.1:9188",
+				PHIBaselinePeriod:  ms(24 * 3600 * 1000),
 				AlertThresholds: AlertThresholds{
-					ConnectionCount: 80,
-					ReplicationLag:  ms(30000),
-					CacheHitRatio:   99,
+					ConnectionCount:   80,
+					ReplicationLag:    ms(30000),
+					CacheHitRatio:     99,
+					QueryResponseTime: ms(2000),
+					DiskUsage:         85,
+					LongRunningQuery:  ms(60000),
+					IdleInTransaction: ms(60000),
+					BlockedSessions:   1,
+					XIDAge:            1_000_000_000,
+					Deadlocks:         1,
+					LatencyRegression: 3,
+					ClaimsIngestRate:  1000,
+					FailedLogins:      5,
 				},
 			},
 			ConnectionPool: ConnectionPool{MinConnections: 10, MaxConnections: 50},
@@ -304,10 +363,24 @@ func builtin(name string) (*Profile, bool) {
 				MinTableRows:            1000,
 			},
 			Monitor: Monitor{
+				MonitoringInterval: ms(60000),
+				RetentionPeriod:    7,
+				Listen:             "127.0.0.1:9188",
+				PHIBaselinePeriod:  ms(24 * 3600 * 1000),
 				AlertThresholds: AlertThresholds{
-					ConnectionCount: 90,
-					ReplicationLag:  ms(5 * 60000),
-					CacheHitRatio:   95,
+					ConnectionCount:   90,
+					ReplicationLag:    ms(5 * 60000),
+					CacheHitRatio:     95,
+					QueryResponseTime: ms(2000),
+					DiskUsage:         85,
+					LongRunningQuery:  ms(60000),
+					IdleInTransaction: ms(60000),
+					BlockedSessions:   1,
+					XIDAge:            1_000_000_000,
+					Deadlocks:         1,
+					LatencyRegression: 3,
+					ClaimsIngestRate:  1000,
+					FailedLogins:      5,
 				},
 			},
 			ConnectionPool: ConnectionPool{MinConnections: 2, MaxConnections: 10},

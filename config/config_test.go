@@ -498,7 +498,7 @@ profiles:
     monitor:
       alertThresholds:
         cacheHitRate: 80
-`, []string{"pgmedic.yaml:5:", `"cacheHitRate" in profiles.development.monitor.alertThresholds`, "valid: cacheHitRatio, connectionCount, replicationLag)"}, `did you mean "cacheHitRatio"?`},
+`, []string{"pgmedic.yaml:5:", `"cacheHitRate" in profiles.development.monitor.alertThresholds`, "valid: blockedSessions, cacheHitRatio, claimsIngestRate, connectionCount, deadlocks, diskUsage, failedLogins, idleInTransaction, latencyRegression, longRunningQuery, queryResponseTime, replicationLag, xidAge)"}, `did you mean "cacheHitRatio"?`},
 		{"profile level", `profiles:
   staging:
     quryAnalyzer: {}
@@ -733,8 +733,8 @@ func TestEnvTable(t *testing.T) {
 		"PGMEDIC_INDEX_OPTIMIZER_ENABLE_AUTO_INDEXING",
 		"PGMEDIC_PARTITIONER_PREMAKE",
 		"PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING",
-		"PGMEDIC_MONITOR_RETENTION_PERIOD",
-		"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE",
+		"PGMEDIC_MONITOR_ENABLE_REAL_TIME_MONITORING",
+		"PGMEDIC_MONITOR_ENABLE_HEALTHCARE_COMPLIANCE",
 	} {
 		if seen[n] {
 			t.Errorf("%s is in the table, but nothing reads it", n)
@@ -1034,7 +1034,7 @@ func TestErrorFormat(t *testing.T) {
 
 // knownReaders are the commands a reader tag may name.
 var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true,
-	"pool advise": true, "replica status": true, "phi": true, "comply": true, "backup status": true}
+	"pool advise": true, "replica status": true, "phi": true, "comply": true, "backup status": true, "monitor": true}
 
 func TestReaderTags(t *testing.T) {
 	// Every setting says which commands read it, so that a key nothing reads cannot be
@@ -1079,7 +1079,8 @@ func TestReaderTags(t *testing.T) {
 		"queryAnalyzer.topStatements":           "queries",
 		"indexOptimizer.minTableRows":           "index advise",
 		"indexOptimizer.unusedIndexMinDays":     "check, index advise",
-		"monitor.alertThresholds.cacheHitRatio": "check",
+		"monitor.alertThresholds.cacheHitRatio": "check, monitor",
+		"monitor.monitoringInterval":            "monitor",
 		"healthcare.phiTables":                  "check, queries, index advise, phi, comply",
 		"checks.disabled":                       "check, queries",
 	}
@@ -1210,13 +1211,13 @@ func TestUnreadKeysInFile(t *testing.T) {
 		{"empty section", "profiles:\n  production:\n    partitioner:\n",
 			[]string{"pgmedic.yaml:3: profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section"},
 			"partitioning is not built in this version"},
-		{"custom profile", "profiles:\n  staging:\n    extends: production\n    monitor:\n      alertThresholds:\n        queryResponseTime: 2s\n",
-			[]string{"pgmedic.yaml:6: profiles.staging.monitor.alertThresholds.queryResponseTime: no part of this version of pgmedic reads queryResponseTime"},
-			"the slow-statement level is queryAnalyzer.slowQueryThreshold"},
-		{"beside a typo and a read key", "profiles:\n  production:\n    monitor:\n      retentionPeriod: 90\n      alertThresholds:\n        cacheHitRatio: 98\n        conectionCount: 70\n",
-			[]string{"pgmedic.yaml:4: profiles.production.monitor.retentionPeriod: no part of this version of pgmedic reads retentionPeriod",
-				`pgmedic.yaml:7: unknown key "conectionCount" in profiles.production.monitor.alertThresholds (valid: cacheHitRatio, connectionCount, replicationLag)`},
-			"monitoring is not built in this version"},
+		{"custom profile", "profiles:\n  staging:\n    extends: production\n    monitor:\n      enableHealthcareCompliance: true\n",
+			[]string{"pgmedic.yaml:5: profiles.staging.monitor.enableHealthcareCompliance: no part of this version of pgmedic reads enableHealthcareCompliance"},
+			"the HIPAA query rules are switched by queryAnalyzer.enableHealthcareCompliance"},
+		{"beside a typo and a read key", "profiles:\n  production:\n    monitor:\n      enableRealTimeMonitoring: true\n      alertThresholds:\n        cacheHitRatio: 98\n        conectionCount: 70\n",
+			[]string{"pgmedic.yaml:4: profiles.production.monitor.enableRealTimeMonitoring: no part of this version of pgmedic reads enableRealTimeMonitoring",
+				`pgmedic.yaml:7: unknown key "conectionCount" in profiles.production.monitor.alertThresholds (valid: blockedSessions, cacheHitRatio, claimsIngestRate, connectionCount, deadlocks, diskUsage, failedLogins, idleInTransaction, latencyRegression, longRunningQuery, queryResponseTime, replicationLag, xidAge)`},
+			"monitors for as long as it runs"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1286,11 +1287,11 @@ func TestUnreadEnv(t *testing.T) {
 		{"pool, not connection", map[string]string{"PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING": "false"},
 			[]string{`PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING="false": profiles.production.connectionPool.enableAutoScaling: no part of this version of pgmedic reads enableAutoScaling`},
 			"always adapts its admission limits"},
-		{"nested key", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE": "90"},
-			[]string{`PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE="90": profiles.production.monitor.alertThresholds.diskUsage: no part of this version of pgmedic reads diskUsage`},
-			"monitoring is not built in this version"},
-		{"selected profile named", map[string]string{"PGMEDIC_PROFILE": "development", "PGMEDIC_MONITOR_RETENTION_PERIOD": "7"},
-			[]string{`PGMEDIC_MONITOR_RETENTION_PERIOD="7": profiles.development.monitor.retentionPeriod`}, "monitoring is not built"},
+		{"nested key", map[string]string{"PGMEDIC_MONITOR_ENABLE_HEALTHCARE_COMPLIANCE": "true"},
+			[]string{`PGMEDIC_MONITOR_ENABLE_HEALTHCARE_COMPLIANCE="true": profiles.production.monitor.enableHealthcareCompliance: no part of this version of pgmedic reads enableHealthcareCompliance`},
+			"the monitor always watches PHI access"},
+		{"selected profile named", map[string]string{"PGMEDIC_PROFILE": "development", "PGMEDIC_MONITOR_ENABLE_REAL_TIME_MONITORING": "true"},
+			[]string{`PGMEDIC_MONITOR_ENABLE_REAL_TIME_MONITORING="true": profiles.development.monitor.enableRealTimeMonitoring`}, "monitors for as long as it runs"},
 		{"a key's suffix is not the key", map[string]string{"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE_PCT": "5"},
 			[]string{"names no setting of section queryAnalyzer"}, ""},
 	}
@@ -1364,6 +1365,49 @@ func TestSettings(t *testing.T) {
 		}
 		if s.Value != tt.value || s.Source != tt.source {
 			t.Errorf("%s = %q from %q, want %q from %q", tt.path, s.Value, s.Source, tt.value, tt.source)
+		}
+	}
+}
+
+func TestMonitorSection(t *testing.T) {
+	src := "profiles:\n  production:\n    monitor:\n      monitoringInterval: 30000\n      retentionPeriod: 7\n      claimsTables: [claims]\n      rules: [\"connections.for=5s\", \"deadlocks=off\"]\n      alertThresholds:\n        diskUsage: 85\n        queryResponseTime: 2000\n"
+	p, err := Parse([]byte(src), "pgmedic.yaml", "", MapEnv(map[string]string{"PGMEDIC_MONITOR_MONITORING_INTERVAL": "1000"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := p.Monitor
+	if m.MonitoringInterval.Duration != time.Second || m.RetentionPeriod != 7 || m.AlertThresholds.DiskUsage != 85 ||
+		m.AlertThresholds.QueryResponseTime.Duration != 2*time.Second || len(m.ClaimsTables) != 1 || len(m.Rules) != 2 {
+		t.Errorf("monitor section = %+v", m)
+	}
+	for _, bad := range []struct{ env, want string }{
+		{"PGMEDIC_MONITOR_RULES", "connections.for=soon"},
+		{"PGMEDIC_MONITOR_RETENTION_PERIOD", "0"},
+		{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE", "120"},
+	} {
+		_, err := Parse([]byte(src), "pgmedic.yaml", "", MapEnv(map[string]string{bad.env: bad.want}))
+		if err == nil || !strings.Contains(err.Error(), bad.env) {
+			t.Errorf("%s=%s: error %v, want one naming the variable", bad.env, bad.want, err)
+		}
+	}
+}
+
+func TestParseRuleOverride(t *testing.T) {
+	o, _, err := ParseRuleOverride("connections.for=30s")
+	if err != nil || o.Rule != "connections" || o.For == nil || *o.For != 30*time.Second {
+		t.Errorf("for: %+v %v", o, err)
+	}
+	o, _, err = ParseRuleOverride("deadlocks.severity=critical")
+	if err != nil || o.Severity != "critical" {
+		t.Errorf("severity: %+v %v", o, err)
+	}
+	o, _, err = ParseRuleOverride("xid_wraparound=off")
+	if err != nil || !o.Off {
+		t.Errorf("off: %+v %v", o, err)
+	}
+	for _, bad := range []string{"x", "x.for=later", "x.severity=loud", "x.colour=red", "=off"} {
+		if _, _, err := ParseRuleOverride(bad); err == nil {
+			t.Errorf("%q accepted", bad)
 		}
 	}
 }

@@ -13,7 +13,7 @@ import (
 
 const (
 	notBuilt         = "remove it; it is accepted again when an engine reads it"
-	monitorNotBuilt  = "monitoring is not built in this version: `pgmedic check` takes one reading when run; " + notBuilt
+	monitorAlways    = "`pgmedic monitor` monitors for as long as it runs; remove it"
 	sectionNotBuilt  = "remove the section; it is accepted again when an engine reads it"
 	partitioningHint = "partitioning is not built in this version; " + sectionNotBuilt
 )
@@ -35,12 +35,8 @@ func unreadKeys() []unreadKey {
 		{path: "connectionPool.healthcareOptimizations", hint: "the workload profiles are always healthcare ones (`pgmedic pool advise`); " + notBuilt},
 		{path: "connectionPool.enableMonitoring", hint: "pool metrics come from the pool library's Prometheus collector; " + notBuilt},
 		{path: "connectionPool.enableAutoScaling", hint: "the pool library always adapts its admission limits between the profile's minimum and maximum; " + notBuilt},
-		{path: "monitor.enableRealTimeMonitoring", hint: monitorNotBuilt},
-		{path: "monitor.enableHealthcareCompliance", hint: "monitoring is not built in this version; the HIPAA query rules are switched by queryAnalyzer.enableHealthcareCompliance"},
-		{path: "monitor.monitoringInterval", hint: monitorNotBuilt},
-		{path: "monitor.retentionPeriod", hint: monitorNotBuilt},
-		{path: "monitor.alertThresholds.queryResponseTime", hint: "monitoring is not built in this version; the slow-statement level is queryAnalyzer.slowQueryThreshold"},
-		{path: "monitor.alertThresholds.diskUsage", hint: monitorNotBuilt},
+		{path: "monitor.enableRealTimeMonitoring", hint: monitorAlways},
+		{path: "monitor.enableHealthcareCompliance", hint: "the monitor always watches PHI access; the HIPAA query rules are switched by queryAnalyzer.enableHealthcareCompliance"},
 	}
 }
 

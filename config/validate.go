@@ -42,6 +42,30 @@ func (p *Profile) Validate() error {
 	c.floatRange("monitor.alertThresholds.connectionCount", at.ConnectionCount, 1, 100)
 	c.durationPositive("monitor.alertThresholds.replicationLag", at.ReplicationLag)
 	c.floatRange("monitor.alertThresholds.cacheHitRatio", at.CacheHitRatio, 0, 100)
+	c.durationPositive("monitor.alertThresholds.queryResponseTime", at.QueryResponseTime)
+	c.floatRange("monitor.alertThresholds.diskUsage", at.DiskUsage, 1, 100)
+	c.durationPositive("monitor.alertThresholds.longRunningQuery", at.LongRunningQuery)
+	c.durationPositive("monitor.alertThresholds.idleInTransaction", at.IdleInTransaction)
+	c.intAtLeast("monitor.alertThresholds.blockedSessions", at.BlockedSessions, 1)
+	c.intRange("monitor.alertThresholds.xidAge", at.XIDAge, 1, 2_100_000_000)
+	c.intAtLeast("monitor.alertThresholds.deadlocks", at.Deadlocks, 1)
+	c.floatAtLeast("monitor.alertThresholds.latencyRegression", at.LatencyRegression, 1)
+	c.floatAtLeast("monitor.alertThresholds.claimsIngestRate", at.ClaimsIngestRate, 0)
+	c.intAtLeast("monitor.alertThresholds.failedLogins", at.FailedLogins, 1)
+	m := p.Monitor
+	c.durationPositive("monitor.monitoringInterval", m.MonitoringInterval)
+	c.intRange("monitor.retentionPeriod", m.RetentionPeriod, 1, 3650)
+	c.timeoutNotNegative("monitor.phiBaselinePeriod", m.PHIBaselinePeriod)
+	c.names("monitor.claimsTables", m.ClaimsTables, 1, 2, `"table" or "schema.table"`)
+	for _, r := range m.Rules {
+		if _, _, err := ParseRuleOverride(r); err != nil {
+			c.fail("monitor.rules", `write "rule.for=30s", "rule.severity=critical" or "rule=off"; `+"`pgmedic monitor --rules` lists the rules",
+				"%q: %v", r, err)
+		}
+	}
+	if (m.TLSCert == "") != (m.TLSKey == "") {
+		c.fail("monitor.tlsCert", "set both monitor.tlsCert and monitor.tlsKey, or neither", "only one of tlsCert and tlsKey is set")
+	}
 
 	cp := p.ConnectionPool
 	c.intRange("connectionPool.minConnections", cp.MinConnections, 0, 10000)

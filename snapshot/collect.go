@@ -33,6 +33,9 @@ type Options struct {
 	MaxStatements int
 	// Now is the collection time (tests); default time.Now().
 	Now func() time.Time
+	// Base, for CollectParts, supplies what the parts not collected would have read
+	// (settings and extensions read once, say, while activity is read every interval).
+	Base *Snapshot
 }
 
 // Querier is what the collector needs from a session (a *pgx.Conn opened by pgconn,
@@ -111,13 +114,44 @@ func PartNames() []string {
 // extension, timeout) is recorded as unknown with its reason; Collect fails only when
 // the server cannot be identified at all.
 func Collect(ctx context.Context, q Querier, opts Options) (*Snapshot, error) {
+	return collect(ctx, q, opts, parts)
+}
+
+// CollectParts reads only the named parts (see PartNames), in the usual order; "server"
+// always runs first, as the others depend on it. A monitor polling every few seconds
+// uses it to skip the catalogs it does not need. An unknown name is an error.
+func CollectParts(ctx context.Context, q Querier, opts Options, names ...string) (*Snapshot, error) {
+	want := map[string]bool{"server": true}
+	for _, n := range names {
+		want[n] = true
+	}
+	var sel []part
+	for _, p := range parts {
+		if want[p.name] {
+			sel = append(sel, p)
+			delete(want, p.name)
+		}
+	}
+	for n := range want {
+		return nil, fmt.Errorf("snapshot: no part named %q (parts: %s)", n, strings.Join(PartNames(), ", "))
+	}
+	return collect(ctx, q, opts, sel)
+}
+
+func collect(ctx context.Context, q Querier, opts Options, parts []part) (*Snapshot, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
 	if opts.MaxStatements <= 0 {
 		opts.MaxStatements = 1000
 	}
-	c := &collector{q: marked{q}, opts: opts, s: &Snapshot{FormatVersion: FormatVersion, Tool: opts.Tool, CollectedAt: opts.Now().UTC()}}
+	s := &Snapshot{}
+	if opts.Base != nil {
+		*s = *opts.Base
+		s.Parts = nil
+	}
+	s.FormatVersion, s.Tool, s.CollectedAt = FormatVersion, opts.Tool, opts.Now().UTC()
+	c := &collector{q: marked{q}, opts: opts, s: s}
 	for _, p := range parts {
 		if ctx.Err() != nil {
 			return nil, ctx.Err()

@@ -282,3 +282,31 @@ func TestScrubLiterals(t *testing.T) {
 		}
 	}
 }
+
+func TestCollectPartsReadsOnlyThoseNamed(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE t (id int)")
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, db.SocketURI, pgconn.Policy{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	s, err := snapshot.CollectParts(ctx, conn, snapshot.Options{}, "databases", "activity")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, p := range s.Parts {
+		names = append(names, p.Name)
+	}
+	if strings.Join(names, ",") != "server,databases,activity" {
+		t.Errorf("parts = %v, want server,databases,activity", names)
+	}
+	if len(s.Tables) != 0 || len(s.Databases) == 0 || s.Server.VersionNum == 0 {
+		t.Errorf("tables %d (want 0), databases %d, version %d", len(s.Tables), len(s.Databases), s.Server.VersionNum)
+	}
+	if _, err := snapshot.CollectParts(ctx, conn, snapshot.Options{}, "tabels"); err == nil || !strings.Contains(err.Error(), `"tabels"`) {
+		t.Errorf("unknown part: %v", err)
+	}
+}

@@ -24,7 +24,12 @@ import (
 
 var pg *pgtest.Cluster
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) != "" {
+		os.Exit(childMain()) // a test started this binary as pgmedic (see monitor_test.go)
+	}
+	os.Exit(pgtest.Main(m, &pg))
+}
 
 type result struct {
 	code           int

@@ -102,13 +102,14 @@ func TestConfigValidateListsReaders(t *testing.T) {
 	}
 	tests := []struct{ key, value, from, readers string }{
 		{"indexOptimizer.minTableRows", "500", path + ":4", "index advise"},
-		{"monitor.alertThresholds.cacheHitRatio", "99", "default", "check"},
-		{"monitor.alertThresholds.connectionCount", "70", "PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT", "check"},
+		{"monitor.alertThresholds.cacheHitRatio", "99", "default", "check, monitor"},
+		{"monitor.alertThresholds.connectionCount", "70", "PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT", "check, monitor"},
+		{"monitor.retentionPeriod", "7", "default", "monitor"},
 		{"queryAnalyzer.slowQueryThreshold", "1s", "default", "check, queries"},
 		{"connection.lockTimeout", "2s", "default", "every command that connects"},
 		{"healthcare.phiTables", "[]", "default", "check, queries, index advise, phi, comply"},
 		{"connectionPool.maxConnections", "50", "default", "pool advise"},
-		{"monitor.alertThresholds.replicationLag", "30s", "default", "check, replica status"},
+		{"monitor.alertThresholds.replicationLag", "30s", "default", "check, monitor, replica status"},
 	}
 	for _, tt := range tests {
 		value, from, readers := settingLine(t, r.stdout, tt.key)
@@ -130,7 +131,7 @@ func TestConfigValidateListsReaders(t *testing.T) {
 			t.Errorf("value of %s at column %d, others at %d", f[0], at, col)
 		}
 	}
-	for _, gone := range []string{"sampleRate", "partitioner", "enableAutoScaling", "healthcareOptimizations", "retentionPeriod", "diskUsage"} {
+	for _, gone := range []string{"sampleRate", "partitioner", "enableAutoScaling", "healthcareOptimizations", "enableRealTimeMonitoring", "enableAutoIndexing"} {
 		if strings.Contains(r.stdout, gone) {
 			t.Errorf("validate lists %s, which nothing reads", gone)
 		}

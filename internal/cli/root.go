@@ -88,8 +88,9 @@ appointment data. This version:
   - takes encrypted logical backups and proves them by restoring them, configures
     pgBackRest archiving and reports the RPO and RTO (backup, backup verify, backup status);
   - finds statements worth a Redis cache and installs the triggers that invalidate
-    it (cache advise, cache install).
-Partitioning and monitoring are not in this version. Analysis is read-only; anything
+    it (cache advise, cache install);
+  - watches servers with alerts, Prometheus metrics and a dashboard (monitor).
+Partitioning is not in this version. Analysis is read-only; anything
 that changes a database is printed as a plan and runs only with --apply.`,
 		Version:       version,
 		SilenceUsage:  true,
@@ -136,6 +137,7 @@ that changes a database is printed as a plan and runs only with --apply.`,
 		a.matviewCommand(),
 		a.backupCommand(),
 		a.cacheCommand(),
+		a.monitorCommand(),
 	)
 	setNoArgs(root)
 	return root
