@@ -53,10 +53,19 @@ type Options struct {
 	Watch         *pgx.Conn
 	Progress      func(msg string)
 	ProgressEvery time.Duration
+	// Runners carry out steps whose Runner names them, on the executor's session (the
+	// executor holds its lock and has recorded the attempt; the runner manages its own
+	// transactions and timeouts). A step naming a runner that is missing fails.
+	Runners map[string]Runner
 	// Hook is called at points of a run ("before:N/A" once attempt A of step N has its
 	// audit row, "after:N/A" once its SQL returned): tests stop the process there.
 	Hook func(point string)
 }
+
+// Runner is a Go-driven step: it must be safe to run again after an interruption (the
+// step's Check says when it is done), and it returns a retryable error (a lock not
+// granted) only when running it again is the right response.
+type Runner func(ctx context.Context, conn *pgx.Conn) error
 
 // Timeouts are the default statement timeouts by step kind: builds and maintenance
 // take as long as the table needs, catalog changes are quick or something is wrong.

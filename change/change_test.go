@@ -358,3 +358,44 @@ func roleURI(t *testing.T, uri, role, password string) string {
 	}
 	return out
 }
+
+// A step naming a runner is carried out by the Go function registered under that name,
+// on the executor's session, with its audit row written first; a second run skips it by
+// its check; a step naming a runner that is not registered fails without running.
+func TestRunnerStep(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE counter (n int NOT NULL); INSERT INTO counter VALUES (0)")
+	ctx := context.Background()
+	conn := db.Conn(t)
+	calls := 0
+	runners := map[string]change.Runner{"bump": func(ctx context.Context, c *pgx.Conn) error {
+		calls++
+		for i := 0; i < 3; i++ { // several transactions of its own
+			if _, err := c.Exec(ctx, "UPDATE counter SET n = n + 1"); err != nil {
+				return err
+			}
+		}
+		return nil
+	}}
+	plan := &finding.Plan{Steps: []finding.Step{{Description: "bump three times", Runner: "bump", SQL: "-- three updates of counter",
+		Check: "SELECT n >= 3 FROM counter", Object: "public.counter"}}}
+	res, err := change.New(conn, change.Options{Runners: runners}).Run(ctx, plan)
+	if err != nil || res.Done != 1 || calls != 1 {
+		t.Fatalf("first run: %+v, %v, calls %d", res, err, calls)
+	}
+	if n := db.QueryInt64(t, "SELECT n FROM counter"); n != 3 {
+		t.Fatalf("counter = %d, want 3", n)
+	}
+	res, err = change.New(conn, change.Options{Runners: runners}).Run(ctx, plan)
+	if err != nil || res.Skipped != 1 || calls != 1 {
+		t.Fatalf("second run: %+v, %v, calls %d", res, err, calls)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pgmedic.actions WHERE statement LIKE '-- three updates%' AND status = 'done'"); n != 1 {
+		t.Fatalf("audit rows for the runner step: %d, want 1", n)
+	}
+	plan.Steps[0].Runner, plan.Steps[0].Check = "missing", ""
+	res, err = change.New(conn, change.Options{Runners: runners}).Run(ctx, plan)
+	if err != nil || res.Failed != 1 || !strings.Contains(res.Steps[0].Detail, "missing") {
+		t.Fatalf("missing runner: %+v, %v", res, err)
+	}
+}

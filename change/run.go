@@ -214,6 +214,13 @@ func (e *Executor) verify(ctx context.Context, s finding.Step) error {
 // execute runs the step's SQL under the lock timeout and the statement timeout of its
 // kind, in a transaction unless the statement cannot run in one.
 func (e *Executor) execute(ctx context.Context, s finding.Step) error {
+	if s.Runner != "" {
+		run, ok := e.opts.Runners[s.Runner]
+		if !ok {
+			return fmt.Errorf("change: no runner %q is registered with this executor", s.Runner)
+		}
+		return run(ctx, e.conn)
+	}
 	timeout := e.opts.Timeouts[s.Kind]
 	sql := policy.Marker + s.SQL
 	stop := e.watch(ctx, s)

@@ -47,6 +47,10 @@ type Step struct {
 	Object string `json:"object,omitempty"`
 	// EstimateSeconds is how long the step is expected to take, 0 when unknown.
 	EstimateSeconds float64 `json:"estimate_seconds,omitempty"`
+	// Runner names a Go function registered with the executor (change.Options.Runners)
+	// that carries out a step too long or too conditional for one statement (a batched
+	// copy); SQL then describes what it does, for the dry run and the audit log.
+	Runner string `json:"runner,omitempty"`
 }
 
 // SQL renders the plan as a script with each step's description as a comment.
