@@ -17,7 +17,6 @@ func claimsDB(t testing.TB, rows int) *pgtest.DB {
 	return db
 }
 
-
 func monthly() partition.Options {
 	return partition.Options{Table: "claims", Column: "date_of_service", Strategy: "range", Interval: "month", Premake: 3}
 }
