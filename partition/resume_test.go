@@ -1,0 +1,82 @@
+package partition_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/pgmedic/pgmedic/internal/pgtest"
+	"github.com/pgmedic/pgmedic/partition"
+	"github.com/pgmedic/pgmedic/pgconn"
+)
+
+// The migration is stopped (its context cancelled, its session gone) at several points
+// while the writer keeps writing: before the shadow table is made, in the middle of the
+// copy after a batch and after a replay, after an index build, before the verification
+// and with the cut-over lock held. Each run resumes where the last one stopped, and the
+// end result equals the mirror row for row, with no error seen by the writer.
+func TestMigrateKilledAndResumed(t *testing.T) {
+	db := claimsDB(t, 60000)
+	w := startWriter(t, db, 60000, 2)
+	stops := []struct {
+		point string
+		nth   int
+	}{{"before:2/1", 1}, {"copy:batch", 3}, {"copy:replay", 4}, {"after:8/1", 1}, {"before:11/1", 1}, {"cutover:locked", 1}}
+	mo := partition.MigrateOptions{BatchSize: 2000, ReplayBatch: 1000}
+	for _, stop := range stops {
+		ctx, cancel := context.WithCancel(context.Background())
+		seen := 0
+		mo.Hook = func(point string) {
+			if point == stop.point {
+				if seen++; seen == stop.nth {
+					cancel()
+				}
+			}
+		}
+		res, err := migrateRetrying(t, ctx, db, mo)
+		cancel()
+		if err == nil && (res.Run.Failed == 0 && res.State != nil && res.State.Phase == partition.PhaseSwapped) {
+			w.halt(t)
+			t.Fatalf("the run stopped at %s finished anyway", stop.point)
+		}
+		if seen < stop.nth {
+			w.halt(t)
+			t.Fatalf("the run never reached %s (%v)", stop.point, err)
+		}
+		w.waitOps(100)
+	}
+	mo.Hook = nil
+	res, err := migrateRetrying(t, context.Background(), db, mo)
+	if err != nil || res.Run.Failed > 0 {
+		w.halt(t)
+		t.Fatalf("final run: %v %+v", err, res)
+	}
+	if !res.Resumed || res.Run.Interrupted == 0 && res.Run.Skipped == 0 {
+		t.Errorf("the final run did not resume: %+v", res.Run)
+	}
+	w.waitOps(300)
+	w.halt(t)
+	sameRows(t, db)
+	assertMonthly(t, db)
+	if n := db.QueryInt64(t, "SELECT count(*) FROM claims_pgmedic_old"); n == 0 {
+		t.Errorf("the old table is empty")
+	}
+}
+
+// migrateRetrying runs Migrate on a fresh session, waiting while the session of a
+// stopped run still holds the executor lock.
+func migrateRetrying(t *testing.T, ctx context.Context, db *pgtest.DB, mo partition.MigrateOptions) (*partition.MigrateResult, error) {
+	t.Helper()
+	for {
+		conn, err := pgconn.Connect(context.Background(), db.URI, pgconn.Policy{Write: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := partition.Migrate(ctx, conn, monthly(), mo)
+		conn.Close(context.Background())
+		if !busy(err) {
+			return res, err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
