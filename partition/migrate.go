@@ -19,7 +19,7 @@ import (
 type MigrateOptions struct {
 	// Tool names the command in pgmedic.actions.
 	Tool string
-	// BatchSize rows per copy transaction (default 10000); ReplayBatch log entries
+	// BatchSize rows per copy transaction (default 20000); ReplayBatch log entries
 	// per replay transaction (default 5000).
 	BatchSize, ReplayBatch int
 	// LockTimeout bounds every wait for a lock on the live table: installing the
@@ -45,7 +45,7 @@ type MigrateOptions struct {
 
 func (o *MigrateOptions) defaults() {
 	if o.BatchSize <= 0 {
-		o.BatchSize = 10000
+		o.BatchSize = 20000
 	}
 	if o.ReplayBatch <= 0 {
 		o.ReplayBatch = 5000

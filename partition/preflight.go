@@ -51,7 +51,7 @@ func preflight(t *Table, col Column, o Options) []Preflight {
 			fmt.Sprintf("add %s to %s and make the foreign key reference (%s, %s), or drop it; then plan again", col.Name, fk.Table, strings.Join(keyCols(t), ", "), col.Name))
 	}
 	for _, fk := range t.FKsOut {
-		note("foreign_key_out", q, "foreign key "+fk.Name+" ("+fk.Def+")", "added to the new table while it is empty, so every copied row is checked")
+		note("foreign_key_out", q, "foreign key "+fk.Name+" ("+fk.Def+")", "added to the new table after the copy, checked in one pass (writes to the referenced table wait for that pass)")
 	}
 	for _, v := range t.Views {
 		name := v.Schema + "." + v.Name

@@ -21,7 +21,7 @@ func TestMigrateKilledAndResumed(t *testing.T) {
 	stops := []struct {
 		point string
 		nth   int
-	}{{"before:2/1", 1}, {"copy:batch", 3}, {"copy:replay", 4}, {"after:8/1", 1}, {"before:11/1", 1}, {"cutover:locked", 1}}
+	}{{"before:2/1", 1}, {"copy:batch", 3}, {"copy:replay", 4}, {"after:9/1", 1}, {"before:11/1", 1}, {"cutover:locked", 1}}
 	mo := partition.MigrateOptions{BatchSize: 2000, ReplayBatch: 1000}
 	for _, stop := range stops {
 		ctx, cancel := context.WithCancel(context.Background())

@@ -92,17 +92,17 @@ ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, spec = EXCLUDED.spec, p
 		Object: s.Schema + "." + s.Shadow, Lock: "ACCESS EXCLUSIVE on the new table only (empty)", SQL: keysSQL(s),
 		Check: fmt.Sprintf("SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass(%s) AND conname = %s) OR (%s)",
 			ident.Literal(sh), ident.Literal(s.shadowPK()), s.atOrAfter(PhaseSwapped))})
-	for _, fk := range s.FKsOut {
-		add(finding.Step{Description: "add foreign key " + fk.Name + " while the new table is empty", Kind: "ddl", Object: s.Schema + "." + s.Shadow,
-			Lock: "SHARE ROW EXCLUSIVE on the referenced table, briefly", SQL: fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", sh, ident.Quote(fk.Name), fk.Def),
-			Check: fmt.Sprintf("SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass(%s) AND conname = %s) OR (%s)",
-				ident.Literal(sh), ident.Literal(fk.Name), s.atOrAfter(PhaseSwapped))})
-	}
 	add(finding.Step{Description: "install change capture on " + s.Table + ": a trigger logs the key of every changed row to " + s.logTable(), Kind: "ddl", Object: src,
 		Lock: "SHARE ROW EXCLUSIVE on " + s.Table + " (under lock_timeout, retried)", SQL: captureSQL(s, false) + ";\n" + s.setPhase(PhaseCopying),
 		Check: s.atOrAfter(PhaseCopying)})
 	add(finding.Step{Description: "copy the rows in keyset batches on " + s.PKColumn + ", replaying captured changes from the current rows", Kind: "data", Object: src,
 		Lock: "ROW EXCLUSIVE on the new table; reads " + s.Table, Long: true, Runner: RunnerCopy, SQL: copySQLDoc(s), Check: s.atOrAfter(PhaseCopied)})
+	for _, fk := range s.FKsOut {
+		add(finding.Step{Description: "add foreign key " + fk.Name + " to the new table (one set-based check, not one per copied row)", Kind: "ddl", Object: s.Schema + "." + s.Shadow,
+			Lock: "SHARE ROW EXCLUSIVE on the new table and the referenced one while the rows are checked", SQL: fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", sh, ident.Quote(fk.Name), fk.Def),
+			Check: fmt.Sprintf("SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass(%s) AND conname = %s) OR (%s)",
+				ident.Literal(sh), ident.Literal(fk.Name), s.atOrAfter(PhaseSwapped))})
+	}
 	for _, ix := range s.Indexes {
 		add(finding.Step{Description: "build index " + ix.Name + " on the new table (every partition)", Kind: "index", Object: s.Schema + "." + ix.NewName,
 			Lock: "SHARE on the new table only (not yet in use)", SQL: ix.SQL, Long: true, Progress: "create_index",

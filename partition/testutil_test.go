@@ -41,7 +41,7 @@ CREATE TABLE claims (
 );
 COMMENT ON TABLE claims IS 'claims as received';
 INSERT INTO claims (claim_number, patient_id, provider_id, date_of_service, status, billed_amount, paid_amount, updated_at)
-SELECT 'C' || g, 1 + g % 5000, 1 + g % 200, DATE '2023-01-01' + (g * 7919 % 1400), (ARRAY['received','pended','paid','denied'])[1 + g % 4],
+SELECT 'C' || g, 1 + g % 5000, 1 + g % 200, DATE '2023-01-01' + (g::bigint * 7919 % 1400)::int, (ARRAY['received','pended','paid','denied'])[1 + g % 4],
        (g % 1000) + 0.5, CASE WHEN g % 4 = 2 THEN (g % 900) + 0.25 END, TIMESTAMPTZ '2026-01-01' + g * interval '1 second'
 FROM generate_series(1, $N) g;
 CREATE INDEX claims_patient_idx ON claims (patient_id);
@@ -66,17 +66,22 @@ type writer struct {
 	lastErr  atomic.Value
 	maxStall atomic.Int64 // nanoseconds
 	maxID    int64
+	pace     time.Duration // pause between a worker's operations (0: none)
 	stop     chan struct{}
 	wg       sync.WaitGroup
 }
 
 func startWriter(t testing.TB, db *pgtest.DB, maxID int64, workers int) *writer {
+	return startPacedWriter(t, db, maxID, workers, 0)
+}
+
+func startPacedWriter(t testing.TB, db *pgtest.DB, maxID int64, workers int, pace time.Duration) *writer {
 	t.Helper()
 	pool, err := pgxpool.New(context.Background(), db.URI)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &writer{pool: pool, maxID: maxID, stop: make(chan struct{})}
+	w := &writer{pool: pool, maxID: maxID, pace: pace, stop: make(chan struct{})}
 	for i := 0; i < workers; i++ {
 		w.wg.Add(1)
 		go w.run(uint64(i))
@@ -99,6 +104,9 @@ func (w *writer) run(seed uint64) {
 			w.maxStall.Store(d)
 		}
 		w.ops.Add(1)
+		if w.pace > 0 {
+			time.Sleep(w.pace)
+		}
 		if err != nil {
 			w.errs.Add(1)
 			w.lastErr.Store(err.Error())
