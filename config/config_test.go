@@ -400,9 +400,9 @@ profiles:
 		{"unread section at profile level", `
 profiles:
   production:
-  partitioner:
-    premake: 4
-`, []string{"pgmedic.yaml:5:", `profiles.partitioner: "partitioner" is a settings section, not a profile name, and no part of this version of pgmedic reads the partitioner section`}},
+  connectionPool:
+    minConnections: 4
+`, []string{"pgmedic.yaml:5:", `profiles.connectionPool: "connectionPool" is a settings section, not a profile name, and no part of this version of pgmedic reads the connectionPool section`}},
 		{"bad profile name", `
 profiles:
   "my profile": {}
@@ -629,7 +629,7 @@ func TestEnvOverrides(t *testing.T) {
 			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 3 }},
 		{"empty counts as unset", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT": ""},
 			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 30 }},
-		{"empty unread variable counts as unset", map[string]string{"PGMEDIC_PARTITIONER_PREMAKE": "", "PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": ""},
+		{"empty unread variable counts as unset", map[string]string{"PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS": "", "PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": ""},
 			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 30 }},
 		{"other PGMEDIC variables ignored", map[string]string{"PGMEDIC_PG_BIN": "/usr/lib/postgresql/15/bin", "PGMEDIC_ARTIFACTS": "x", "PGMEDIC_BENCH_SCALE": "2",
 			"PGMEDIC_PROFILE": "production", "PGMEDIC_PARTITIONER": "x", "PGMEDIC_MONITORING": "x"},
@@ -728,7 +728,6 @@ func TestEnvTable(t *testing.T) {
 	for _, n := range []string{
 		"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE",
 		"PGMEDIC_INDEX_OPTIMIZER_ENABLE_AUTO_INDEXING",
-		"PGMEDIC_PARTITIONER_PREMAKE",
 		"PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS",
 		"PGMEDIC_MONITOR_RETENTION_PERIOD",
 		"PGMEDIC_MONITOR_ALERT_THRESHOLDS_DISK_USAGE",
@@ -1026,7 +1025,8 @@ func TestErrorFormat(t *testing.T) {
 }
 
 // knownReaders are the commands a reader tag may name.
-var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true}
+var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true,
+	"partition": true, "partition maintain": true}
 
 func TestReaderTags(t *testing.T) {
 	// Every setting says which commands read it, so that a key nothing reads cannot be
@@ -1196,9 +1196,9 @@ func TestUnreadKeysInFile(t *testing.T) {
 		{"enableAutoIndexing even when false", "profiles:\n  production:\n    indexOptimizer:\n      enableAutoIndexing: false\n",
 			[]string{"pgmedic.yaml:4: profiles.production.indexOptimizer.enableAutoIndexing: no part of this version of pgmedic reads enableAutoIndexing"},
 			"pgmedic index apply --apply"},
-		{"whole section with many keys is one error", "profiles:\n  production:\n    partitioner:\n      strategy: range\n      premake: 4\n      hashPartitions: 16\n",
-			[]string{"pgmedic.yaml:3: profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section"},
-			"partitioning is not built in this version; remove the section"},
+		{"whole section with many keys is one error", "profiles:\n  production:\n    connectionPool:\n      minConnections: 10\n      maxConnections: 50\n      enableMonitoring: true\n",
+			[]string{"pgmedic.yaml:3: profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section"},
+			"connection pools are not built in this version; remove the section"},
 		{"empty section", "profiles:\n  production:\n    connectionPool:\n",
 			[]string{"pgmedic.yaml:3: profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section"},
 			"connection pools are not built in this version"},
@@ -1269,9 +1269,9 @@ func TestUnreadEnv(t *testing.T) {
 		parts []string
 		hint  string
 	}{
-		{"premake", map[string]string{"PGMEDIC_PARTITIONER_PREMAKE": "4"},
-			[]string{`PGMEDIC_PARTITIONER_PREMAKE="4": profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section`},
-			"partitioning is not built in this version; remove the section; it is accepted again when an engine reads it"},
+		{"minConnections", map[string]string{"PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS": "4"},
+			[]string{`PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS="4": profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section`},
+			"connection pools are not built in this version; remove the section; it is accepted again when an engine reads it"},
 		{"sampleRate", map[string]string{"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": "0.5"},
 			[]string{`PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE="0.5": profiles.production.queryAnalyzer.sampleRate: no part of this version of pgmedic reads sampleRate`},
 			"bound the work with queryAnalyzer.topStatements"},

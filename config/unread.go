@@ -12,11 +12,10 @@ import (
 // (with its reader tag) in config.go.
 
 const (
-	notBuilt         = "remove it; it is accepted again when an engine reads it"
-	monitorNotBuilt  = "monitoring is not built in this version: `pgmedic check` takes one reading when run; " + notBuilt
-	sectionNotBuilt  = "remove the section; it is accepted again when an engine reads it"
-	partitioningHint = "partitioning is not built in this version; " + sectionNotBuilt
-	poolsHint        = "connection pools are not built in this version; " + sectionNotBuilt
+	notBuilt        = "remove it; it is accepted again when an engine reads it"
+	monitorNotBuilt = "monitoring is not built in this version: `pgmedic check` takes one reading when run; " + notBuilt
+	sectionNotBuilt = "remove the section; it is accepted again when an engine reads it"
+	poolsHint       = "connection pools are not built in this version; " + sectionNotBuilt
 )
 
 // unreadKey is one key or section that no part of pgmedic reads.
@@ -32,7 +31,6 @@ func unreadKeys() []unreadKey {
 		{path: "queryAnalyzer.sampleRate", hint: "pgmedic analyses the top statements by time; bound the work with queryAnalyzer.topStatements"},
 		{path: "queryAnalyzer.enableIndexAnalysis", hint: "index advice is `pgmedic index advise`; switch single rules off with checks.disabled"},
 		{path: "indexOptimizer.enableAutoIndexing", hint: "pgmedic builds indexes only when asked: `pgmedic index apply --apply`"},
-		{path: "partitioner", section: true, hint: partitioningHint},
 		{path: "connectionPool", section: true, hint: poolsHint},
 		{path: "monitor.enableRealTimeMonitoring", hint: monitorNotBuilt},
 		{path: "monitor.enableHealthcareCompliance", hint: "monitoring is not built in this version; the HIPAA query rules are switched by queryAnalyzer.enableHealthcareCompliance"},

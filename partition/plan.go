@@ -57,6 +57,9 @@ func (r *Result) Refusals() []string {
 // ErrBadOptions: the options cannot make a plan (unknown strategy, missing column).
 var ErrBadOptions = errors.New("bad partitioning options")
 
+// intervalAliases are the configuration's spellings of the intervals.
+var intervalAliases = map[string]string{"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter", "yearly": "year"}
+
 func (o *Options) normalise() error {
 	if o.Schema == "" {
 		o.Schema = "public"
@@ -77,6 +80,9 @@ func (o *Options) normalise() error {
 	case "range":
 		if o.Interval == "" {
 			o.Interval = "month"
+		}
+		if v, ok := intervalAliases[o.Interval]; ok {
+			o.Interval = v
 		}
 		if !slices.Contains(intervals, o.Interval) {
 			return fmt.Errorf("%w: interval %q is not one of %s", ErrBadOptions, o.Interval, strings.Join(intervals, ", "))

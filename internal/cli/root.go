@@ -114,6 +114,7 @@ a plan and runs only with --apply.`,
 		a.fixCommand(),
 		a.actionsCommand(),
 		a.configCommand(),
+		a.partitionCommand(),
 	)
 	setNoArgs(root)
 	return root
