@@ -130,9 +130,10 @@ func Plan(ctx context.Context, conn *pgx.Conn, opts Options) (*Result, error) {
 			Detail:   "a conversion of this table is already under way (phase " + active + ")",
 			Handling: "resume it with 'pgmedic partition migrate --apply', or undo it with 'pgmedic partition rollback --apply'"})
 	}
-	if len(res.Refusals()) > 0 {
+	if !shapeable(t, res.Preflight) {
 		return res, &RefusedError{Reasons: res.Refusals()}
 	}
+	// Other refusals still get the full plan, so that the refusal shows what it stops.
 	spec := newSpec(t, col, opts)
 	if err := planPartitions(ctx, conn, t, spec, opts, res); err != nil {
 		return nil, err
@@ -143,6 +144,20 @@ func Plan(ctx context.Context, conn *pgx.Conn, opts Options) (*Result, error) {
 		return res, &RefusedError{Reasons: res.Refusals()}
 	}
 	return res, nil
+}
+
+// shapeable says whether a spec can be derived: an ordinary table with a one-column
+// primary key and a usable partition key.
+func shapeable(t *Table, pre []Preflight) bool {
+	if t.Kind != "r" || t.PK == nil || len(t.PK.Columns) != 1 {
+		return false
+	}
+	for _, p := range pre {
+		if p.Blocks && slices.Contains([]string{"not_a_table", "key_type", "generated_key", "key_is_primary_key"}, p.Code) {
+			return false
+		}
+	}
+	return true
 }
 
 // activeMigration returns the phase of an unfinished conversion of the table, if any

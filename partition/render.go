@@ -14,7 +14,7 @@ import (
 // the lock each takes. No row value is printed; bounds are partition boundaries.
 func (r *Result) WriteText(w io.Writer) error {
 	t := r.Source
-	fmt.Fprintf(w, "table %s: about %d rows, %s\n", t.Quoted(), t.Rows, finding.HumanBytes(t.Bytes))
+	fmt.Fprintf(w, "table %s.%s: about %d rows, %s\n", t.Schema, t.Name, t.Rows, finding.HumanBytes(t.Bytes))
 	if s := r.Spec; s != nil {
 		how := s.Strategy + " on " + s.Column
 		switch s.Strategy {
