@@ -137,6 +137,7 @@ func Checks() []Check {
 	all = append(all, replicationChecks()...)
 	all = append(all, statementChecks()...)
 	all = append(all, settingChecks()...)
+	all = append(all, partitioningChecks()...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }
