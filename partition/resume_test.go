@@ -2,6 +2,8 @@ package partition_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -78,5 +80,49 @@ func migrateRetrying(t *testing.T, ctx context.Context, db *pgtest.DB, mo partit
 			return res, err
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// The verification catches a new table that differs from the old one (here a row
+// changed behind pgmedic's back after the copy): the cut-over does not happen, and a
+// rollback before the cut-over removes the capture and the new table.
+func TestVerifyStopsCutover(t *testing.T) {
+	db := claimsDB(t, 20000)
+	conn := writeConn(t, db)
+	ctx := context.Background()
+	_, plan, _, err := partition.PlanOrResume(ctx, conn, monthly())
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := 0
+	for i, s := range plan.Steps {
+		if s.Runner == partition.RunnerVerify {
+			verify = i + 1
+		}
+	}
+	mo := partition.MigrateOptions{Hook: func(point string) {
+		if point == "before:"+strconv.Itoa(verify)+"/1" {
+			db.Exec(t, "UPDATE claims_pgmedic_new SET billed_amount = billed_amount + 1 WHERE claim_id = 77")
+		}
+	}}
+	res, err := partition.Migrate(ctx, conn, monthly(), mo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Failed != 1 || res.Verified == nil || res.Verified.OK() || len(res.Verified.Mismatched) != 1 ||
+		!strings.Contains(res.Run.Steps[verify-1].Detail, "1 of") {
+		t.Fatalf("verification: %+v / %+v", res.Verified, res.Run.Steps[verify-1])
+	}
+	if k := db.QueryStrings(t, "SELECT relkind::text FROM pg_class WHERE oid = 'claims'::regclass"); k[0] != "r" {
+		t.Fatalf("claims was swapped despite the difference")
+	}
+	if run, err := partition.Undo(ctx, conn, "public", "claims", false, partition.MigrateOptions{}); err != nil || run.Failed > 0 {
+		t.Fatalf("rollback: %v %+v", err, run)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_trigger WHERE tgrelid = 'claims'::regclass AND tgname LIKE 'pgmedic%'"); n != 0 {
+		t.Errorf("%d capture trigger(s) left", n)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_class WHERE relname LIKE 'claims_pgmedic%' OR relname LIKE 'partition_log%'"); n != 0 {
+		t.Errorf("%d relation(s) left", n)
 	}
 }

@@ -18,19 +18,22 @@ const hashChunks = 16
 // Verification compares the old table with the new one in one snapshot, leaving out
 // keys whose changes are still in the log (they are applied before the cut-over).
 type Verification struct {
-	Ranges     int      `json:"ranges"`
-	Chunks     int      `json:"chunks"`
-	SourceRows int64    `json:"source_rows"`
-	TargetRows int64    `json:"target_rows"`
-	Pending    int64    `json:"pending_keys"`
-	Missing    int64    `json:"missing"` // in the old table, not in the new
-	Extra      int64    `json:"extra"`   // in the new table, not in the old
+	Ranges     int   `json:"ranges"`
+	Chunks     int   `json:"chunks"`
+	SourceRows int64 `json:"source_rows"`
+	TargetRows int64 `json:"target_rows"`
+	Pending    int64 `json:"pending_keys"`
+	Missing    int64 `json:"missing"` // in the old table, not in the new
+	Extra      int64 `json:"extra"`   // in the new table, not in the old
+	// Duplicates counts keys the new table holds more than once (its primary key is
+	// unique per partition only).
+	Duplicates int64    `json:"duplicates"`
 	Mismatched []string `json:"mismatched,omitempty"`
 }
 
 // OK says whether the tables are equal.
 func (v *Verification) OK() bool {
-	return v.Missing == 0 && v.Extra == 0 && len(v.Mismatched) == 0 && v.SourceRows == v.TargetRows
+	return v.Missing == 0 && v.Extra == 0 && v.Duplicates == 0 && len(v.Mismatched) == 0 && v.SourceRows == v.TargetRows
 }
 
 // VerifyError: the new table differs from the old one.
@@ -38,7 +41,8 @@ type VerifyError struct{ V *Verification }
 
 func (e *VerifyError) Error() string {
 	v := e.V
-	msg := fmt.Sprintf("the new table differs from the old one: %d row(s) missing, %d extra, %d of %d chunk(s) differ", v.Missing, v.Extra, len(v.Mismatched), v.Chunks)
+	msg := fmt.Sprintf("the new table differs from the old one: %d row(s) missing, %d extra, %d key(s) twice, %d of %d chunk(s) differ",
+		v.Missing, v.Extra, v.Duplicates, len(v.Mismatched), v.Chunks)
 	if len(v.Mismatched) > 0 {
 		msg += " (first: " + strings.Join(v.Mismatched[:min(3, len(v.Mismatched))], ", ") + ")"
 	}
@@ -109,6 +113,10 @@ func (s *Spec) Verify(ctx context.Context, conn *pgx.Conn, from, to, log string)
 	}
 	if v.Extra, err = s.antiJoin(ctx, tx, to, from, log); err != nil {
 		return nil, err
+	}
+	pk := ident.Quote(s.PKColumn)
+	if err := tx.QueryRow(ctx, policy.Marker+fmt.Sprintf("SELECT count(*) FROM (SELECT %s FROM %s GROUP BY %s HAVING count(*) > 1) d", pk, to, pk)).Scan(&v.Duplicates); err != nil {
+		return nil, fmt.Errorf("looking for keys held twice: %w", err)
 	}
 	return v, nil
 }
