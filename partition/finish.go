@@ -88,7 +88,7 @@ func Undo(ctx context.Context, conn *pgx.Conn, schema, table string, finish bool
 		return nil, err
 	}
 	r := &runners{s: spec, o: &mo}
-	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: mo.Retries, Backoff: 200 * time.Millisecond,
+	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: executorRetries, Backoff: 200 * time.Millisecond,
 		Runners: r.all(), Progress: mo.Log, Hook: mo.Hook})
 	return ex.Run(ctx, plan)
 }

@@ -96,7 +96,7 @@ func (r *MaintainResult) runners(o ArchiveOptions) map[string]change.Runner {
 // stop the others, but an archive that fails keeps its partition (the drop checks it).
 func RunMaintenance(ctx context.Context, conn *pgx.Conn, res *MaintainResult, o MaintainOptions, mo MigrateOptions) (*change.Result, error) {
 	mo.defaults()
-	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: mo.Retries, Backoff: 200 * time.Millisecond,
+	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: executorRetries, Backoff: 200 * time.Millisecond,
 		Runners: res.runners(o.Archive), Progress: mo.Log, Hook: mo.Hook, KeepGoing: true})
 	return ex.Run(ctx, res.Plan)
 }

@@ -24,7 +24,8 @@ type MigrateOptions struct {
 	BatchSize, ReplayBatch int
 	// LockTimeout bounds every wait for a lock on the live table: installing the
 	// capture and the cut-over (default 500ms); writers wait at most that long behind
-	// pgmedic. Retries is how often such a step tries again (default 30).
+	// pgmedic. Retries is how often the cut-over tries again (default 30, the wait
+	// growing by 200ms each time); other steps are retried 8 times with doubling waits.
 	LockTimeout time.Duration
 	Retries     int
 	// CutoverBacklog: the cut-over starts only when a replay round finds fewer log
@@ -78,6 +79,10 @@ func (o *MigrateOptions) defaults() {
 		o.Tool = "pgmedic partition migrate"
 	}
 }
+
+// executorRetries is how often the executor retries a step whose lock was not granted:
+// its back-off doubles from 200ms, so the last wait is under a minute.
+const executorRetries = 8
 
 // State is a conversion's row in pgmedic.partition_migrations.
 type State struct {
@@ -166,7 +171,7 @@ func Migrate(ctx context.Context, conn *pgx.Conn, opts Options, mo MigrateOption
 		return nil, err
 	}
 	r := &runners{s: spec, o: &mo}
-	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: mo.Retries, Backoff: 200 * time.Millisecond,
+	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: executorRetries, Backoff: 200 * time.Millisecond,
 		Runners: r.all(), Progress: mo.Log, Hook: mo.Hook})
 	run, err := ex.Run(ctx, plan)
 	out := &MigrateResult{Run: run, Resumed: resumed, CopyRowsPerSec: r.copyRate, CutoverLock: r.cutoverLock, Verified: r.verified}

@@ -98,7 +98,7 @@ ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, spec = EXCLUDED.spec, p
 	add(finding.Step{Description: "copy the rows in keyset batches on " + s.PKColumn + ", replaying captured changes from the current rows", Kind: "data", Object: src,
 		Lock: "ROW EXCLUSIVE on the new table; reads " + s.Table, Long: true, Runner: RunnerCopy, SQL: copySQLDoc(s), Check: s.atOrAfter(PhaseCopied)})
 	for _, fk := range s.FKsOut {
-		add(finding.Step{Description: "add foreign key " + fk.Name + " to the new table (one set-based check, not one per copied row)", Kind: "ddl", Object: s.Schema + "." + s.Shadow,
+		add(finding.Step{Description: "add foreign key " + fk.Name + " to the new table (one set-based check, not one per copied row)", Kind: "maintenance", Object: s.Schema + "." + s.Shadow,
 			Lock: "SHARE ROW EXCLUSIVE on the new table and the referenced one while the rows are checked", SQL: fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", sh, ident.Quote(fk.Name), fk.Def),
 			Check: fmt.Sprintf("SELECT EXISTS (SELECT FROM pg_constraint WHERE conrelid = to_regclass(%s) AND conname = %s) OR (%s)",
 				ident.Literal(sh), ident.Literal(fk.Name), s.atOrAfter(PhaseSwapped))})
