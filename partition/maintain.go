@@ -53,12 +53,15 @@ type TableMaintenance struct {
 	// that fall where a partition exists or is planned (they stop an ATTACH).
 	DefaultRows    int64    `json:"default_rows"`
 	DefaultInRange int64    `json:"default_in_range"`
-	Create         []string `json:"create,omitempty"`  // partitions premake adds
-	Expired        []string `json:"expired,omitempty"` // partitions past retention, to archive and drop
-	Held           []string `json:"held,omitempty"`    // past retention but under a legal hold
-	schema, table  string
-	defaultName    string
-	newParts       []ChildPart
+	Create         []string `json:"create,omitempty"` // partitions premake adds
+	// Moves counts, per partition premake adds, the default partition's rows it takes.
+	Moves         map[string]int64 `json:"moves,omitempty"`
+	Expired       []string         `json:"expired,omitempty"` // partitions past retention, to archive and drop
+	Held          []string         `json:"held,omitempty"`    // past retention but under a legal hold
+	schema, table string
+	defaultName   string
+	newParts      []ChildPart
+	columns       string // stored columns, quoted, for moving rows
 }
 
 // MaintainResult is the report and the plan of one maintenance run.
@@ -148,7 +151,8 @@ func (t *TableMaintenance) read(ctx context.Context, conn *pgx.Conn) error {
 	}
 	slices.SortFunc(t.Partitions, func(a, b ChildPart) int { return a.From.Compare(b.From) })
 	t.Interval = inferInterval(t.Partitions)
-	return nil
+	return conn.QueryRow(ctx, policy.Marker+`SELECT coalesce(string_agg(quote_ident(attname), ', ' ORDER BY attnum), '') FROM pg_attribute
+		WHERE attrelid = to_regclass($1) AND attnum > 0 AND NOT attisdropped AND attgenerated = ''`, ident.Quote(t.schema, t.table)).Scan(&t.columns)
 }
 
 // parseBound reads a bound as PostgreSQL prints it for a date or timestamp column.
@@ -229,7 +233,25 @@ func (t *TableMaintenance) countDefault(ctx context.Context, conn *pgx.Conn) err
 	if err := conn.QueryRow(ctx, policy.Marker+q).Scan(&t.DefaultRows, &t.DefaultInRange); err != nil {
 		return fmt.Errorf("partition: counting the default partition of %s: %w", t.Parent, err)
 	}
+	for _, p := range t.newParts {
+		var n int64
+		if err := conn.QueryRow(ctx, policy.Marker+fmt.Sprintf("SELECT count(*) FROM %s WHERE %s", ident.Quote(t.schema, t.defaultName), t.inBound(p))).Scan(&n); err != nil {
+			return fmt.Errorf("partition: counting the default partition of %s: %w", t.Parent, err)
+		}
+		if n > 0 {
+			if t.Moves == nil {
+				t.Moves = map[string]int64{}
+			}
+			t.Moves[p.Name] = n
+		}
+	}
 	return nil
+}
+
+// inBound is SQL true for a row inside the partition's range.
+func (t *TableMaintenance) inBound(p ChildPart) string {
+	c := ident.Quote(t.Column)
+	return fmt.Sprintf("%s >= %s AND %s < %s", c, boundLiteral(p.From, t.ColumnType), c, boundLiteral(p.To, t.ColumnType))
 }
 
 // planRetention picks the partitions whose upper bound is past the retention, unless

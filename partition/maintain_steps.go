@@ -26,21 +26,38 @@ func (t *TableMaintenance) steps(o MaintainOptions) []finding.Step {
 		defaultLock = "; ACCESS EXCLUSIVE on the default partition, which is scanned"
 	}
 	for _, p := range t.newParts {
-		q := ident.Quote(t.schema, p.Name)
-		chk := ident.Quote(childName(p.Name, "bound"))
-		c := ident.Quote(t.Column)
-		out = append(out, finding.Step{Description: "create partition " + p.Name + " ahead of time (LIKE, CHECK, ATTACH)", Kind: "ddl", Object: t.schema + "." + p.Name,
-			Lock: "SHARE UPDATE EXCLUSIVE on " + t.table + defaultLock,
-			SQL: fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION);
-ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL AND %s >= %s AND %s < %s);
-ALTER TABLE %s ATTACH PARTITION %s %s;
-ALTER TABLE %s DROP CONSTRAINT %s`, q, parent, q, chk, c, c, boundLiteral(p.From, t.ColumnType), c, boundLiteral(p.To, t.ColumnType), parent, q, p.Bound, q, chk),
-			Check: attachedSQL(q)})
+		out = append(out, t.premakeStep(p, parent, defaultLock))
 	}
 	for _, name := range t.Expired {
 		out = append(out, t.retentionSteps(name, o)...)
 	}
 	return out
+}
+
+// premakeStep creates a partition beside the parent and attaches it, so the parent is
+// never locked exclusively. Rows of its range that landed in the default partition
+// move into it in the same transaction, under a lock on the default partition taken
+// after the parent's (the order ATTACH takes them), so none is lost or left behind.
+func (t *TableMaintenance) premakeStep(p ChildPart, parent, defaultLock string) finding.Step {
+	q := ident.Quote(t.schema, p.Name)
+	chk := ident.Quote(childName(p.Name, "bound"))
+	c := ident.Quote(t.Column)
+	sql := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s (LIKE %s INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING STORAGE INCLUDING COMMENTS INCLUDING GENERATED INCLUDING COMPRESSION);\n", q, parent)
+	desc := "create partition " + p.Name + " ahead of time (LIKE, CHECK, ATTACH)"
+	if n := t.Moves[p.Name]; n > 0 {
+		def := ident.Quote(t.schema, t.defaultName)
+		sql += fmt.Sprintf(`LOCK TABLE %s IN SHARE UPDATE EXCLUSIVE MODE;
+LOCK TABLE %s IN ACCESS EXCLUSIVE MODE;
+INSERT INTO %s (%s) SELECT %s FROM %s WHERE %s;
+DELETE FROM %s WHERE %s;
+`, parent, def, q, t.columns, t.columns, def, t.inBound(p), def, t.inBound(p))
+		desc = fmt.Sprintf("create partition %s and move the %d row(s) of its range out of the default partition", p.Name, n)
+	}
+	sql += fmt.Sprintf(`ALTER TABLE %s ADD CONSTRAINT %s CHECK (%s IS NOT NULL AND %s);
+ALTER TABLE %s ATTACH PARTITION %s %s;
+ALTER TABLE %s DROP CONSTRAINT %s`, q, chk, c, t.inBound(p), parent, q, p.Bound, q, chk)
+	return finding.Step{Description: desc, Kind: "ddl", Object: t.schema + "." + p.Name,
+		Lock: "SHARE UPDATE EXCLUSIVE on " + t.table + defaultLock, SQL: sql, Check: attachedSQL(q)}
 }
 
 func (t *TableMaintenance) retentionSteps(name string, o MaintainOptions) []finding.Step {

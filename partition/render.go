@@ -3,6 +3,7 @@ package partition
 import (
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -105,7 +106,7 @@ func (r *MaintainResult) WriteText(w io.Writer) error {
 		for _, list := range []struct {
 			what  string
 			names []string
-		}{{"create ahead", t.Create}, {"past retention (archive, then drop)", t.Expired}, {"past retention but under a legal hold", t.Held}} {
+		}{{"create ahead", t.Create}, {"moving rows out of the default partition into", movesList(t.Moves)}, {"past retention (archive, then drop)", t.Expired}, {"past retention but under a legal hold", t.Held}} {
 			if len(list.names) > 0 {
 				fmt.Fprintf(w, "  %s: %s\n", list.what, strings.Join(list.names, ", "))
 			}
@@ -120,4 +121,13 @@ func (r *MaintainResult) WriteText(w io.Writer) error {
 		fmt.Fprintf(w, "  %2d. %s\n      lock: %s\n", i+1, s.Description, orNone(s.Lock))
 	}
 	return nil
+}
+
+func movesList(m map[string]int64) []string {
+	var out []string
+	for name, n := range m {
+		out = append(out, fmt.Sprintf("%s (%d rows)", name, n))
+	}
+	sort.Strings(out)
+	return out
 }
