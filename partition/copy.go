@@ -170,17 +170,20 @@ func (m *mover) deleteTargets(ctx context.Context, tx pgx.Tx, keys []string) err
 	return tx.SendBatch(ctx, batch).Close()
 }
 
-// catchUp replays until a round finds fewer than threshold keys (or rounds run out).
-func (m *mover) catchUp(ctx context.Context, conn *pgx.Conn, threshold, rounds int) (int64, error) {
-	var total int64
+// catchUp replays until a round finds fewer than threshold keys (or rounds run out);
+// caught says whether the last round was below the threshold.
+func (m *mover) catchUp(ctx context.Context, conn *pgx.Conn, threshold, rounds int) (total int64, caught bool, err error) {
 	for i := 0; i < rounds; i++ {
 		n, err := m.replayOnce(ctx, conn, nil, m.opts.ReplayBatch)
 		total += int64(n)
-		if err != nil || n < threshold {
-			return total, err
+		if err != nil {
+			return total, false, err
+		}
+		if n < threshold {
+			return total, true, nil
 		}
 	}
-	return total, nil
+	return total, false, nil
 }
 
 // pending counts log entries not yet applied.

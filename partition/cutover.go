@@ -30,8 +30,16 @@ type swapFunc func(ctx context.Context, tx pgx.Tx, conn *pgx.Conn) error
 
 func (r *runners) swapLoop(ctx context.Context, conn *pgx.Conn, m *mover, swap swapFunc) error {
 	for attempt := 1; attempt <= r.o.Retries; attempt++ {
-		if _, err := m.catchUp(ctx, conn, r.o.CutoverBacklog, 1000); err != nil {
-			return fmt.Errorf("partition: replay: %w", err)
+		// The lock is only asked for once the log is short: draining it under the lock
+		// is what writers wait for.
+		for caught := false; !caught; {
+			var err error
+			if _, caught, err = m.catchUp(ctx, conn, r.o.CutoverBacklog, 100); err != nil {
+				return fmt.Errorf("partition: replay: %w", err)
+			}
+			if !caught {
+				r.o.Log("cut-over: the change log is not yet short enough; replaying on")
+			}
 		}
 		held, err := r.locked(ctx, conn, m, swap)
 		if err == nil {

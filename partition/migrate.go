@@ -216,7 +216,7 @@ func (r *runners) copy(ctx context.Context, conn *pgx.Conn) error {
 		}
 		done, mine = d, mine+n
 		r.o.Hook("copy:batch")
-		k, err := m.catchUp(ctx, conn, r.o.ReplayBatch, 4)
+		k, _, err := m.catchUp(ctx, conn, r.o.ReplayBatch, 4)
 		if err != nil {
 			return fmt.Errorf("partition: replay: %w", err)
 		}
@@ -238,7 +238,7 @@ func (r *runners) copy(ctx context.Context, conn *pgx.Conn) error {
 	if secs := time.Since(start).Seconds(); mine > 0 && secs > 0 {
 		r.copyRate = float64(mine) / secs
 	}
-	if _, err := m.catchUp(ctx, conn, r.o.CutoverBacklog, 1000); err != nil {
+	if _, _, err := m.catchUp(ctx, conn, r.o.CutoverBacklog, 1000); err != nil {
 		return fmt.Errorf("partition: replay: %w", err)
 	}
 	_, err := conn.Exec(ctx, policy.Marker+r.s.setPhase(PhaseCopied))

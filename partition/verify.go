@@ -157,7 +157,7 @@ func (s *Spec) antiJoin(ctx context.Context, tx pgx.Tx, a, b, log string) (int64
 // verify is the runner: catch up, compare, and record the phase when equal.
 func (r *runners) verify(ctx context.Context, conn *pgx.Conn) error {
 	m := newMover(r.s, r.o, true)
-	if _, err := m.catchUp(ctx, conn, r.o.CutoverBacklog, 1000); err != nil {
+	if _, _, err := m.catchUp(ctx, conn, r.o.CutoverBacklog, 1000); err != nil {
 		return fmt.Errorf("partition: replay: %w", err)
 	}
 	r.o.Progress(Progress{Phase: "verify", Message: "comparing the tables"})
