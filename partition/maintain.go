@@ -50,14 +50,17 @@ type TableMaintenance struct {
 	Interval   string      `json:"interval"`
 	Partitions []ChildPart `json:"partitions"`
 	// DefaultRows counts the rows in the default partition; DefaultInRange those of them
-	// that fall where a partition exists or is planned (they stop an ATTACH).
+	// that fall where a partition exists or is planned (they move into it when it is made).
 	DefaultRows    int64    `json:"default_rows"`
 	DefaultInRange int64    `json:"default_in_range"`
 	Create         []string `json:"create,omitempty"` // partitions premake adds
 	// Moves counts, per partition premake adds, the default partition's rows it takes.
-	Moves         map[string]int64 `json:"moves,omitempty"`
-	Expired       []string         `json:"expired,omitempty"` // partitions past retention, to archive and drop
-	Held          []string         `json:"held,omitempty"`    // past retention but under a legal hold
+	Moves map[string]int64 `json:"moves,omitempty"`
+	// Partman names the pg_partman schema when pg_partman manages the table: its
+	// run_maintenance then makes the partitions and applies its own retention.
+	Partman       string   `json:"pg_partman_schema,omitempty"`
+	Expired       []string `json:"expired,omitempty"` // partitions past retention, to archive and drop
+	Held          []string `json:"held,omitempty"`    // past retention but under a legal hold
 	schema, table string
 	defaultName   string
 	newParts      []ChildPart
@@ -85,9 +88,21 @@ func Maintain(ctx context.Context, conn *pgx.Conn, o MaintainOptions) (*Maintain
 		return nil, err
 	}
 	res := &MaintainResult{Tables: tables, Plan: &finding.Plan{Summary: "partition maintenance: premake and retention"}}
+	managed, schema, err := partmanTables(ctx, conn)
+	if err != nil {
+		return nil, err
+	}
 	for _, t := range tables {
 		if err := t.read(ctx, conn); err != nil {
 			return nil, err
+		}
+		if managed[t.Parent] {
+			t.Partman = schema
+			if err := t.countDefault(ctx, conn); err != nil {
+				return nil, err
+			}
+			res.Plan.Steps = append(res.Plan.Steps, t.partmanStep())
+			continue
 		}
 		t.planPremake(o)
 		if err := t.countDefault(ctx, conn); err != nil {
@@ -282,4 +297,26 @@ func held(holds []string, schema, name string) bool {
 		}
 	}
 	return false
+}
+
+// partmanTables lists the tables pg_partman manages, when it is installed.
+func partmanTables(ctx context.Context, conn *pgx.Conn) (map[string]bool, string, error) {
+	var schema string
+	err := conn.QueryRow(ctx, policy.Marker+"SELECT coalesce((SELECT extnamespace::regnamespace::text FROM pg_extension WHERE extname = 'pg_partman'), '')").Scan(&schema)
+	if err != nil || schema == "" {
+		return nil, "", err
+	}
+	rows, err := conn.Query(ctx, policy.Marker+"SELECT parent_table FROM "+ident.Quote(schema)+".part_config")
+	if err != nil {
+		return nil, "", fmt.Errorf("partition: reading pg_partman's configuration: %w", err)
+	}
+	names, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, "", fmt.Errorf("partition: reading pg_partman's configuration: %w", err)
+	}
+	out := map[string]bool{}
+	for _, n := range names {
+		out[n] = true
+	}
+	return out, schema, nil
 }

@@ -34,6 +34,13 @@ func (t *TableMaintenance) steps(o MaintainOptions) []finding.Step {
 	return out
 }
 
+// partmanStep hands a table pg_partman manages to pg_partman's own maintenance.
+func (t *TableMaintenance) partmanStep() finding.Step {
+	return finding.Step{Description: "run pg_partman's maintenance for " + t.Parent + " (it manages this table's partitions and retention)", Kind: "maintenance",
+		Object: t.Parent, Lock: "as pg_partman takes them: SHARE UPDATE EXCLUSIVE to attach; its retention detaches with ACCESS EXCLUSIVE on the parent",
+		SQL: fmt.Sprintf("SELECT %s.run_maintenance(p_parent_table := %s)", ident.Quote(t.Partman), ident.Literal(t.Parent))}
+}
+
 // premakeStep creates a partition beside the parent and attaches it, so the parent is
 // never locked exclusively. Rows of its range that landed in the default partition
 // move into it in the same transaction, under a lock on the default partition taken

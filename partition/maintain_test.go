@@ -160,3 +160,36 @@ func checkArchive(t *testing.T, dir, name string, rows int64) {
 func filepathGlob(dir, pattern string) ([]string, error) {
 	return filepath.Glob(filepath.Join(dir, pattern))
 }
+
+// A table pg_partman manages is recognised and handed to pg_partman's maintenance,
+// which makes its partitions ahead; pgmedic makes none of its own for it.
+func TestMaintainPartman(t *testing.T) {
+	if !pg.HasExtension("pg_partman") {
+		t.Skip("pg_partman is not installed (scripts/setup installs it)")
+	}
+	db := pg.NewDB(t)
+	db.Exec(t, "CREATE TABLE events (id bigint NOT NULL, occurred_on date NOT NULL) PARTITION BY RANGE (occurred_on)")
+	if v := db.QueryStrings(t, "SELECT extversion FROM pg_extension WHERE extname = 'pg_partman'"); v[0] < "5" {
+		db.Exec(t, "SELECT partman.create_parent('public.events', 'occurred_on', 'native', 'monthly', p_premake := 2)")
+	} else {
+		db.Exec(t, "SELECT partman.create_parent('public.events', 'occurred_on', '1 month', p_premake := 2)")
+	}
+	made := db.QueryInt64(t, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass")
+	db.Exec(t, "UPDATE partman.part_config SET premake = 6, infinite_time_partitions = true WHERE parent_table = 'public.events'")
+	conn := writeConn(t, db)
+	ctx := context.Background()
+	res, err := partition.Maintain(ctx, conn, partition.MaintainOptions{Premake: 6})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Tables) != 1 || res.Tables[0].Partman != "partman" || len(res.Tables[0].Create) != 0 || len(res.Plan.Steps) != 1 {
+		t.Fatalf("maintenance of a pg_partman table: %+v %+v", res.Tables, res.Plan.Steps)
+	}
+	run, err := partition.RunMaintenance(ctx, conn, res, partition.MaintainOptions{}, partition.MigrateOptions{})
+	if err != nil || run.Failed > 0 {
+		t.Fatalf("run: %v %+v", err, run)
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_inherits WHERE inhparent = 'events'::regclass"); n <= made {
+		t.Errorf("pg_partman made no partition ahead: %d before, %d after", made, n)
+	}
+}

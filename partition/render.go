@@ -100,6 +100,9 @@ func (r *MaintainResult) WriteText(w io.Writer) error {
 	}
 	for _, t := range r.Tables {
 		fmt.Fprintf(w, "%s: %d partitions by %s of %s\n", t.Parent, len(t.Partitions), orNone(t.Interval), t.Column)
+		if t.Partman != "" {
+			fmt.Fprintln(w, "  managed by pg_partman: its run_maintenance makes the partitions and applies its retention (plain DETACH, bounds from its configuration)")
+		}
 		if t.defaultName != "" {
 			fmt.Fprintf(w, "  default partition %s: %d rows, %d of them where a partition exists or is planned\n", t.defaultName, t.DefaultRows, t.DefaultInRange)
 		}
