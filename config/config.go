@@ -69,6 +69,11 @@ type Partitioner struct {
 	RetentionPeriod int `yaml:"retentionPeriod" reader:"partition"`
 	// ArchiveDir receives the dump of each partition retention removes.
 	ArchiveDir string `yaml:"archiveDir" reader:"partition maintain"`
+	// ArchiveRecipients are age public keys (age1...) the dumps are encrypted to; the
+	// plaintext is removed. ArchiveIdentityFile, when set, decrypts the archive for the
+	// restore check (otherwise the dump is checked before it is encrypted).
+	ArchiveRecipients   []string `yaml:"archiveRecipients" reader:"partition maintain"`
+	ArchiveIdentityFile string   `yaml:"archiveIdentityFile" reader:"partition maintain"`
 	// LegalHolds names tables (schema.table: all their partitions) or partitions that
 	// retention must never drop, whatever their age.
 	LegalHolds []string `yaml:"legalHolds" reader:"partition maintain"`

@@ -31,18 +31,29 @@ type ArchiveOptions struct {
 	// BinDir holds pg_dump and pg_restore (default: the server's major version under
 	// /usr/lib/postgresql, else the PATH).
 	BinDir string
+	// Recipients are age public keys (age1...): the dump is encrypted to them and the
+	// plaintext removed. IdentityFile, when set, holds an age identity that decrypts
+	// the archive, and the restore check then reads the decrypted archive itself.
+	Recipients   []string
+	IdentityFile string
 }
 
 // Manifest describes one archived partition.
 type Manifest struct {
-	Parent      string    `json:"parent"`
-	Partition   string    `json:"partition"`
-	Bound       string    `json:"bound"`
-	File        string    `json:"file"`
-	SHA256      string    `json:"sha256"`
-	Rows        int64     `json:"rows"`
-	ContentHash string    `json:"content_hash"`
-	RestoredOK  bool      `json:"restored_and_compared"`
+	Parent      string `json:"parent"`
+	Partition   string `json:"partition"`
+	Bound       string `json:"bound"`
+	File        string `json:"file"`
+	SHA256      string `json:"sha256"`
+	Rows        int64  `json:"rows"`
+	ContentHash string `json:"content_hash"`
+	RestoredOK  bool   `json:"restored_and_compared"`
+	// Encrypted: File is an age file; PlainSHA256 is the dump's hash before encryption,
+	// and CheckedFrom says what the restore read ("decrypted archive" or "dump before
+	// encryption").
+	Encrypted   bool      `json:"encrypted"`
+	PlainSHA256 string    `json:"plain_sha256,omitempty"`
+	CheckedFrom string    `json:"checked_from"`
 	ArchivedAt  time.Time `json:"archived_at"`
 }
 
@@ -54,8 +65,8 @@ func contentSQL(table string) string {
 // archive dumps the detached partition, restores it into a scratch database, compares
 // rows and content hash, and records the archive: only then may it be dropped.
 func archive(ctx context.Context, conn *pgx.Conn, o ArchiveOptions, parent, schema, child, bound string) error {
-	if o.DSN == "" || o.Dir == "" {
-		return fmt.Errorf("partition: archiving %s: no archive directory or connection string for pg_dump", child)
+	if o.Dir == "" {
+		return fmt.Errorf("partition: archiving %s: no archive directory (partitioner.archiveDir)", child)
 	}
 	q := ident.Quote(schema, child)
 	m := Manifest{Parent: parent, Partition: schema + "." + child, Bound: bound, ArchivedAt: time.Now().UTC()}
@@ -71,21 +82,26 @@ func archive(ctx context.Context, conn *pgx.Conn, o ArchiveOptions, parent, sche
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("partition: archive directory: %w", err)
 	}
-	m.File = filepath.Join(dir, schema+"."+child+".dump")
+	base := filepath.Join(dir, schema+"."+child)
+	m.File = base + ".dump"
 	bin := binDir(o.BinDir, ver)
-	if err := run(ctx, filepath.Join(bin, "pg_dump"), "-Fc", "-Z", "6", "-t", q, "-f", m.File, "-d", o.DSN); err != nil {
+	args := []string{"-Fc", "-Z", "6", "-t", q, "-f", m.File}
+	if o.DSN != "" { // else the libpq environment, as for pgmedic itself
+		args = append(args, "-d", o.DSN)
+	}
+	if err := run(ctx, filepath.Join(bin, "pg_dump"), args...); err != nil {
 		return fmt.Errorf("partition: dumping %s: %w", q, err)
 	}
-	sum, err := fileSHA256(m.File)
+	check, cleanup, err := seal(o, &m)
+	defer cleanup()
 	if err != nil {
 		return err
 	}
-	m.SHA256 = sum
-	if err := restoreAndCompare(ctx, conn, o, bin, schema, q, &m); err != nil {
+	if err := restoreAndCompare(ctx, conn, o, bin, schema, q, check, &m); err != nil {
 		return err
 	}
 	raw, _ := json.MarshalIndent(m, "", "  ")
-	if err := os.WriteFile(strings.TrimSuffix(m.File, ".dump")+".manifest.json", raw, 0o600); err != nil {
+	if err := os.WriteFile(base+".manifest.json", raw, 0o600); err != nil {
 		return fmt.Errorf("partition: writing the manifest: %w", err)
 	}
 	_, err = conn.Exec(ctx, policy.Marker+`INSERT INTO pgmedic.partition_archives (parent, partition, bound, file, sha256, rows, content_hash)
@@ -94,7 +110,7 @@ func archive(ctx context.Context, conn *pgx.Conn, o ArchiveOptions, parent, sche
 }
 
 // restoreAndCompare restores the dump into a scratch database and compares it.
-func restoreAndCompare(ctx context.Context, conn *pgx.Conn, o ArchiveOptions, bin, schema, q string, m *Manifest) error {
+func restoreAndCompare(ctx context.Context, conn *pgx.Conn, o ArchiveOptions, bin, schema, q, file string, m *Manifest) error {
 	scratch := fmt.Sprintf("pgmedic_scratch_%d_%d", os.Getpid(), time.Now().UnixNano()%1e6)
 	if _, err := conn.Exec(ctx, policy.Marker+"CREATE DATABASE "+ident.Quote(scratch)); err != nil {
 		return fmt.Errorf("partition: creating a scratch database to check the archive: %w", err)
@@ -112,7 +128,7 @@ func restoreAndCompare(ctx context.Context, conn *pgx.Conn, o ArchiveOptions, bi
 	if _, err := sc.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+ident.Quote(schema)); err != nil {
 		return err
 	}
-	if err := run(ctx, filepath.Join(bin, "pg_restore"), "--no-owner", "--no-acl", "--section=pre-data", "--section=data", "--exit-on-error", "-d", dsn, m.File); err != nil {
+	if err := run(ctx, filepath.Join(bin, "pg_restore"), "--no-owner", "--no-acl", "--section=pre-data", "--section=data", "--exit-on-error", "-d", dsn, file); err != nil {
 		return fmt.Errorf("partition: restoring the archive of %s: %w", q, err)
 	}
 	var rows int64
@@ -137,7 +153,7 @@ func withDatabase(dsn, db string) (string, error) {
 		u.Path = "/" + db
 		return u.String(), nil
 	}
-	return dsn + " dbname=" + db, nil // libpq takes the last value of a keyword
+	return strings.TrimSpace(dsn + " dbname=" + db), nil // libpq takes the last value of a keyword
 }
 
 func binDir(dir string, major int) string {

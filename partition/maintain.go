@@ -71,6 +71,8 @@ type TableMaintenance struct {
 type MaintainResult struct {
 	Tables []*TableMaintenance `json:"tables"`
 	Plan   *finding.Plan       `json:"plan"`
+	// Unencrypted: partitions are to be archived and no recipient was given.
+	Unencrypted bool `json:"archives_unencrypted,omitempty"`
 }
 
 var boundRE = regexp.MustCompile(`^FOR VALUES FROM \('([^']+)'\) TO \('([^']+)'\)$`)
@@ -109,6 +111,7 @@ func Maintain(ctx context.Context, conn *pgx.Conn, o MaintainOptions) (*Maintain
 			return nil, err
 		}
 		t.planRetention(o)
+		res.Unencrypted = res.Unencrypted || (len(t.Expired) > 0 && len(o.Archive.Recipients) == 0)
 		res.Plan.Steps = append(res.Plan.Steps, t.steps(o)...)
 	}
 	return res, nil

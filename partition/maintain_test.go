@@ -8,8 +8,11 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+
+	"filippo.io/age"
 
 	"github.com/pgmedic/pgmedic/partition"
 )
@@ -57,8 +60,17 @@ func TestMaintainRetention(t *testing.T) {
 	}
 	total := db.QueryInt64(t, "SELECT count(*) FROM audit_events")
 	dir := t.TempDir()
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		t.Fatal(err)
+	}
+	idFile := filepath.Join(t.TempDir(), "archive.key")
+	if err := os.WriteFile(idFile, []byte(id.String()+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	o := partition.MaintainOptions{Premake: 2, RetentionMonths: 84, LegalHolds: []string{"public.audit_p2018"},
-		Archive: partition.ArchiveOptions{Dir: dir, DSN: db.URI}, Now: time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC)}
+		Archive: partition.ArchiveOptions{Dir: dir, DSN: db.URI, Recipients: []string{id.Recipient().String()}, IdentityFile: idFile},
+		Now:     time.Date(2026, 12, 15, 0, 0, 0, 0, time.UTC)}
 	res, err := partition.Maintain(ctx, conn, o)
 	if err != nil {
 		t.Fatal(err)
@@ -152,8 +164,14 @@ func checkArchive(t *testing.T, dir, name string, rows int64) {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256(data)
-	if hex.EncodeToString(sum[:]) != m.SHA256 || m.Rows != rows || !m.RestoredOK {
+	if hex.EncodeToString(sum[:]) != m.SHA256 || m.Rows != rows || !m.RestoredOK || !m.Encrypted || m.CheckedFrom != "decrypted archive" {
 		t.Errorf("archive of %s: %+v (file sha256 %x, rows wanted %d)", name, m, sum, rows)
+	}
+	if strings.HasPrefix(string(data), "PGDMP") {
+		t.Errorf("the archive of %s is a plaintext dump", name)
+	}
+	if left, _ := filepathGlob(dir, "*/*.dump"); len(left) > 0 {
+		t.Errorf("plaintext dumps left: %v", left)
 	}
 }
 

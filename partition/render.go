@@ -115,6 +115,9 @@ func (r *MaintainResult) WriteText(w io.Writer) error {
 			}
 		}
 	}
+	if r.Unencrypted {
+		fmt.Fprintln(w, "warning: the archives of expired partitions will not be encrypted; they hold the partitions' rows (set partitioner.archiveRecipients)")
+	}
 	if len(r.Plan.Steps) == 0 {
 		_, err := fmt.Fprintln(w, "nothing to do")
 		return err

@@ -374,7 +374,8 @@ func (a *app) partitionMaintain(f maintainFlags) error {
 	}
 	p := cfg.Partitioner
 	o := partition.MaintainOptions{Tables: f.tables, Premake: pickInt(f.premake, p.Premake), RetentionMonths: p.RetentionPeriod,
-		LegalHolds: p.LegalHolds, Archive: partition.ArchiveOptions{Dir: pick(f.archiveDir, p.ArchiveDir), DSN: a.dsn}}
+		LegalHolds: p.LegalHolds, Archive: partition.ArchiveOptions{Dir: pick(f.archiveDir, p.ArchiveDir), DSN: a.dsn,
+			Recipients: p.ArchiveRecipients, IdentityFile: p.ArchiveIdentityFile}}
 	if f.retention != "" {
 		if o.RetentionMonths, err = partition.ParseRetention(f.retention); err != nil {
 			return usageErrorf("%v", err)
