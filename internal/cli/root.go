@@ -74,9 +74,10 @@ appointment data. This version:
   - recommends indexes for the whole workload, measured with HypoPG, and builds or
     drops them online (index advise, index apply);
   - carries out the fixes of health findings (fix) and keeps an audit log of every
-    change it makes (actions).
-Partitioning, connection pools, monitoring and the HIPAA safeguards audit are not in
-this version. Analysis is read-only; anything that changes a database is printed as
+    change it makes (actions);
+  - plans and carries out online conversions to partitioned tables, their
+    maintenance and retention (partition).
+Connection pools, monitoring and the HIPAA safeguards audit are not in this version. Analysis is read-only; anything that changes a database is printed as
 a plan and runs only with --apply.`,
 		Version:       version,
 		SilenceUsage:  true,
