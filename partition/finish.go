@@ -90,5 +90,5 @@ func Undo(ctx context.Context, conn *pgx.Conn, schema, table string, finish bool
 	r := &runners{s: spec, o: &mo}
 	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: executorRetries, Backoff: 200 * time.Millisecond,
 		Runners: r.all(), Progress: mo.Log, Hook: mo.Hook})
-	return ex.Run(ctx, plan)
+	return runWaiting(ctx, ex, plan, mo.LockWait)
 }

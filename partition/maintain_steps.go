@@ -122,5 +122,5 @@ func RunMaintenance(ctx context.Context, conn *pgx.Conn, res *MaintainResult, o 
 	mo.defaults()
 	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: executorRetries, Backoff: 200 * time.Millisecond,
 		Runners: res.runners(o.Archive), Progress: mo.Log, Hook: mo.Hook, KeepGoing: true})
-	return ex.Run(ctx, res.Plan)
+	return runWaiting(ctx, ex, res.Plan, mo.LockWait)
 }

@@ -39,6 +39,9 @@ type MigrateOptions struct {
 	ProgressEvery time.Duration
 	// Log receives the executor's messages.
 	Log func(string)
+	// LockWait is how long to wait for the executor lock when another session holds it
+	// (default 15s): the session of a killed run holds it until the server notices.
+	LockWait time.Duration
 	// Hook is called at points of the copy ("copy:batch", "copy:replay", "cutover:locked"):
 	// tests stop the run there.
 	Hook func(point string)
@@ -62,6 +65,9 @@ func (o *MigrateOptions) defaults() {
 	}
 	if o.MaxReplicaLag == 0 {
 		o.MaxReplicaLag = 16 << 20
+	}
+	if o.LockWait <= 0 {
+		o.LockWait = 15 * time.Second
 	}
 	if o.ProgressEvery <= 0 {
 		o.ProgressEvery = 2 * time.Second
@@ -173,7 +179,7 @@ func Migrate(ctx context.Context, conn *pgx.Conn, opts Options, mo MigrateOption
 	r := &runners{s: spec, o: &mo}
 	ex := change.New(conn, change.Options{Tool: mo.Tool, LockTimeout: mo.LockTimeout, Retries: executorRetries, Backoff: 200 * time.Millisecond,
 		Runners: r.all(), Progress: mo.Log, Hook: mo.Hook})
-	run, err := ex.Run(ctx, plan)
+	run, err := runWaiting(ctx, ex, plan, mo.LockWait)
 	out := &MigrateResult{Run: run, Resumed: resumed, CopyRowsPerSec: r.copyRate, CutoverLock: r.cutoverLock, Verified: r.verified}
 	if err != nil {
 		return out, err
@@ -183,6 +189,24 @@ func Migrate(ctx context.Context, conn *pgx.Conn, opts Options, mo MigrateOption
 		out.State = st
 	}
 	return out, nil
+}
+
+// runWaiting runs the plan, waiting up to wait while another session holds the
+// executor lock: nothing has run when Run reports it busy, so trying again is safe.
+func runWaiting(ctx context.Context, ex *change.Executor, plan *finding.Plan, wait time.Duration) (*change.Result, error) {
+	deadline := time.Now().Add(wait)
+	for {
+		run, err := ex.Run(ctx, plan)
+		var busy *change.BusyError
+		if !errors.As(err, &busy) || time.Now().After(deadline) {
+			return run, err
+		}
+		select {
+		case <-ctx.Done():
+			return run, err
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
 }
 
 // runners are the Go-driven steps of one conversion.

@@ -2,6 +2,9 @@ package partition_test
 
 import (
 	"context"
+	"math/rand/v2"
+	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"testing"
@@ -124,5 +127,69 @@ func TestVerifyStopsCutover(t *testing.T) {
 	}
 	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_class WHERE relname LIKE 'claims_pgmedic%' OR relname LIKE 'partition_log%'"); n != 0 {
 		t.Errorf("%d relation(s) left", n)
+	}
+}
+
+// The migration process is killed with SIGKILL (no deferred function runs, its session
+// just disappears) at points read from its state while the writer keeps writing: early in
+// the copy, later in the copy, after the copy, and once at a random moment; each new
+// process resumes, and the last one's result equals the mirror row for row.
+func TestMigrateProcessKilled(t *testing.T) {
+	db := claimsDB(t, 100000)
+	w := startWriter(t, db, 100000, 2)
+	killAt := []string{
+		"phase = 'copying' AND rows_copied >= 15000",
+		"phase = 'copying' AND rows_copied >= 60000",
+		"phase IN ('copied', 'indexed', 'verified')",
+	}
+	state := func(cond string) bool {
+		return db.QueryInt64(t, "SELECT count(*) FROM pg_tables WHERE schemaname = 'pgmedic' AND tablename = 'partition_migrations'") == 1 &&
+			db.QueryInt64(t, "SELECT count(*) FROM pgmedic.partition_migrations WHERE "+cond) == 1
+	}
+	killed := 0
+	for _, cond := range append(killAt, "random") {
+		cmd := exec.Command(os.Args[0], "-test.run", "^$")
+		cmd.Env = append(os.Environ(), "PGMEDIC_PARTITION_CHILD=1", "PGMEDIC_DSN="+db.URI)
+		var stderr strings.Builder
+		cmd.Stderr = &stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- cmd.Wait() }()
+		deadline := time.After(time.Duration(rand.IntN(1500)+200) * time.Millisecond)
+	wait:
+		for {
+			select {
+			case err := <-done:
+				w.halt(t)
+				t.Fatalf("the migration ended before the kill at %q: %v\n%s", cond, err, stderr.String())
+			case <-deadline:
+				if cond == "random" {
+					break wait
+				}
+			case <-time.After(10 * time.Millisecond):
+				if cond != "random" && state(cond) {
+					break wait
+				}
+			}
+		}
+		_ = cmd.Process.Kill()
+		<-done
+		killed++
+		w.waitOps(100)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run", "^$")
+	cmd.Env = append(os.Environ(), "PGMEDIC_PARTITION_CHILD=1", "PGMEDIC_DSN="+db.URI)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		w.halt(t)
+		t.Fatalf("final run after %d kills: %v\n%s", killed, err, out)
+	}
+	w.waitOps(300)
+	w.halt(t)
+	sameRows(t, db)
+	assertMonthly(t, db)
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pgmedic.actions WHERE status = 'interrupted'"); n < 3 {
+		t.Errorf("%d interrupted step(s) recorded, want one per kill at least", n)
 	}
 }

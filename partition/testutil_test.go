@@ -3,6 +3,7 @@ package partition_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"math/rand/v2"
 	"os"
 	"sync"
@@ -15,12 +16,40 @@ import (
 
 	"github.com/pgmedic/pgmedic/change"
 	"github.com/pgmedic/pgmedic/internal/pgtest"
+	"github.com/pgmedic/pgmedic/partition"
 	"github.com/pgmedic/pgmedic/pgconn"
 )
 
 var pg *pgtest.Cluster
 
-func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
+// TestMain doubles as the migration process the kill test kills: with
+// PGMEDIC_PARTITION_CHILD set, the test binary runs one migration and nothing else.
+func TestMain(m *testing.M) {
+	if os.Getenv("PGMEDIC_PARTITION_CHILD") != "" {
+		os.Exit(migrateChild())
+	}
+	os.Exit(pgtest.Main(m, &pg))
+}
+
+func migrateChild() int {
+	ctx := context.Background()
+	conn, err := pgconn.Connect(ctx, os.Getenv("PGMEDIC_DSN"), pgconn.Policy{Write: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 3
+	}
+	res, err := partition.Migrate(ctx, conn, partition.Options{Table: "claims", Column: "date_of_service", Interval: "month", Premake: 3},
+		partition.MigrateOptions{BatchSize: 5000})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if res.Run.Failed > 0 {
+		fmt.Fprintf(os.Stderr, "%+v\n", res.Run.Steps)
+		return 1
+	}
+	return 0
+}
 
 // claimsSQL builds a claims-shaped table of n rows with dates of service over about
 // four years, an identity key, a foreign key out, secondary indexes, a view, a grant,
