@@ -78,7 +78,7 @@ CREATE INDEX claims_dos_idx ON claims (date_of_service);
 CREATE TABLE claims_mirror (LIKE claims INCLUDING ALL);
 INSERT INTO claims_mirror SELECT * FROM claims;
 CREATE VIEW claims_paid AS SELECT claim_id, patient_id, paid_amount FROM claims WHERE status = 'paid';
-CREATE ROLE claims_reader_t;
+DO $$ BEGIN CREATE ROLE claims_reader_t; EXCEPTION WHEN duplicate_object THEN NULL; END $$; -- roles are cluster-wide
 GRANT SELECT ON claims TO claims_reader_t;
 CREATE TABLE claim_events (n bigint);
 CREATE FUNCTION count_claim_event() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN INSERT INTO claim_events VALUES (1); RETURN NULL; END $$;
