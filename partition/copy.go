@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -35,6 +36,15 @@ type mover struct {
 	pkCast      string
 	cCast       string
 	opts        *MigrateOptions
+}
+
+// srcCols is the column list qualified by the source's alias.
+func (m *mover) srcCols() string {
+	q := make([]string, len(m.s.Columns))
+	for i, c := range m.s.Columns {
+		q[i] = "src." + ident.Quote(c)
+	}
+	return strings.Join(q, ", ")
 }
 
 func newMover(s *Spec, o *MigrateOptions, forward bool) *mover {
@@ -114,10 +124,11 @@ func (m *mover) replayOnce(ctx context.Context, conn *pgx.Conn, tx pgx.Tx, limit
 	pk := ident.Quote(m.s.PKColumn)
 	filter := ""
 	if m.forward {
-		filter = fmt.Sprintf(" AND (SELECT copy_done OR %s <= hwm::%s FROM pgmedic.partition_migrations WHERE id = %d)", pk, m.s.PKType, m.s.id())
+		// Qualified: the state table has columns of its own (id) a key may share a name with.
+		filter = fmt.Sprintf(" AND (SELECT st.copy_done OR src.%s <= st.hwm::%s FROM pgmedic.partition_migrations st WHERE st.id = %d)", pk, m.s.PKType, m.s.id())
 	}
-	ins := fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s WHERE %s = ANY($1%s)%s",
-		m.to, m.cols, m.cols, m.from, pk, m.pkCast, filter)
+	ins := fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s src WHERE src.%s = ANY($1%s)%s",
+		m.to, m.cols, m.srcCols(), m.from, pk, m.pkCast, filter)
 	if _, err := tx.Exec(ctx, policy.Marker+ins, keys); err != nil {
 		return 0, fmt.Errorf("applying changes: %w", err)
 	}
