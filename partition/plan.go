@@ -12,6 +12,7 @@ import (
 
 	"github.com/pgmedic/pgmedic/finding"
 	"github.com/pgmedic/pgmedic/internal/ident"
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 // Preflight is one thing the conversion must know about the table: how pgmedic handles
@@ -138,6 +139,9 @@ func Plan(ctx context.Context, conn *pgx.Conn, opts Options) (*Result, error) {
 	if err := planPartitions(ctx, conn, t, spec, opts, res); err != nil {
 		return nil, err
 	}
+	if err := namesFree(ctx, conn, spec, res); err != nil {
+		return nil, err
+	}
 	res.Spec = spec
 	res.Steps = Steps(spec)
 	if len(res.Refusals()) > 0 {
@@ -158,6 +162,35 @@ func shapeable(t *Table, pre []Preflight) bool {
 		}
 	}
 	return true
+}
+
+// namesFree refuses a plan whose new tables, partitions or indexes would take names
+// other relations of the schema already have.
+func namesFree(ctx context.Context, conn *pgx.Conn, s *Spec, res *Result) error {
+	names := []string{s.Shadow, s.Retired, s.shadowPK()}
+	for _, p := range s.Partitions {
+		names = append(names, p.Name)
+	}
+	for _, u := range s.Uniques {
+		names = append(names, u.NewName, childName(u.Name, "pgmold"))
+	}
+	for _, ix := range s.Indexes {
+		names = append(names, ix.NewName, childName(ix.Name, "pgmold"))
+	}
+	rows, err := conn.Query(ctx, policy.Marker+`SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		WHERE n.nspname = $1 AND c.relname = ANY($2) ORDER BY 1`, s.Schema, names)
+	if err != nil {
+		return fmt.Errorf("partition: checking names: %w", err)
+	}
+	taken, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return fmt.Errorf("partition: checking names: %w", err)
+	}
+	for _, n := range taken {
+		res.Preflight = append(res.Preflight, Preflight{Code: "name_taken", Blocks: true, Object: s.Schema + "." + n,
+			Detail: "the plan needs the name " + n + ", which another relation of the schema has", Handling: "rename or drop that relation, or check for a conversion left half-done"})
+	}
+	return nil
 }
 
 // activeMigration returns the phase of an unfinished conversion of the table, if any

@@ -128,3 +128,13 @@ func TestPartitionMigrateCLI(t *testing.T) {
 		t.Fatalf("maintain: exit %d\n%s\n%s", r.code, r.stdout, r.stderr)
 	}
 }
+
+// A relation already holding a name the plan needs stops it.
+func TestPartitionPlanNameTaken(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, partitionSchema+"DROP TABLE remittances; CREATE TABLE claims_default (x int);")
+	r := run(t, "partition", "plan", "--dsn", db.URI, "--table", "claims", "--column", "date_of_service")
+	if r.code != 1 || !strings.Contains(r.stderr, "the plan needs the name claims_default") {
+		t.Fatalf("exit %d: %s", r.code, r.stderr)
+	}
+}
