@@ -59,7 +59,10 @@ func newMover(s *Spec, o *MigrateOptions, forward bool) *mover {
 }
 
 // copyBatch copies the next batch past the high-water mark and moves the mark, in one
-// transaction: a killed copy resumes exactly where the last committed batch ended.
+// transaction: a killed copy resumes exactly where the last committed batch ended. The
+// batch's upper key is found first on the primary key's index, so the copy itself is a
+// plain range INSERT ... SELECT; the last batch (no upper key) takes the rest and marks
+// the copy done, after which the replay applies every logged change.
 func (m *mover) copyBatch(ctx context.Context, conn *pgx.Conn) (int64, bool, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -71,21 +74,35 @@ func (m *mover) copyBatch(ctx context.Context, conn *pgx.Conn) (int64, bool, err
 		return 0, false, fmt.Errorf("reading the high-water mark: %w", err)
 	}
 	pk := ident.Quote(m.s.PKColumn)
-	where, args := "", []any{m.opts.BatchSize}
+	var conds []string
+	args := []any{}
 	if hwm != nil {
-		where, args = fmt.Sprintf(" WHERE %s > $2::%s", pk, m.s.PKType), append(args, *hwm)
+		args = append(args, *hwm)
+		conds = append(conds, fmt.Sprintf("%s > $1::%s", pk, m.s.PKType))
 	}
-	var n int64
-	var last *string
-	err = tx.QueryRow(ctx, policy.Marker+fmt.Sprintf(`WITH b AS (INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE
-		SELECT %s FROM %s%s ORDER BY %s LIMIT $1 RETURNING %s AS k)
-		SELECT count(*), (SELECT b.k::text FROM b ORDER BY b.k DESC LIMIT 1) FROM b`, m.to, m.cols, m.cols, m.from, where, pk, pk), args...).Scan(&n, &last)
+	where := ""
+	if len(conds) > 0 {
+		where = " WHERE " + conds[0]
+	}
+	var upper *string
+	err = tx.QueryRow(ctx, policy.Marker+fmt.Sprintf("SELECT %s::text FROM %s%s ORDER BY %s OFFSET %d LIMIT 1", pk, m.from, where, pk, m.opts.BatchSize-1), args...).Scan(&upper)
+	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, fmt.Errorf("finding the batch's upper key: %w", err)
+	}
+	if upper != nil {
+		args = append(args, *upper)
+		conds = append(conds, fmt.Sprintf("%s <= $%d::%s", pk, len(args), m.s.PKType))
+	}
+	if len(conds) > 0 {
+		where = " WHERE " + strings.Join(conds, " AND ")
+	}
+	tag, err := tx.Exec(ctx, policy.Marker+fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s%s", m.to, m.cols, m.cols, m.from, where), args...)
 	if err != nil {
 		return 0, false, fmt.Errorf("copying a batch: %w", err)
 	}
-	done := n < int64(m.opts.BatchSize)
+	n, done := tag.RowsAffected(), upper == nil
 	if _, err := tx.Exec(ctx, policy.Marker+`UPDATE pgmedic.partition_migrations SET hwm = coalesce($2, hwm), rows_copied = rows_copied + $3,
-		copy_done = $4, updated_at = now() WHERE id = $1`, m.s.id(), last, n, done); err != nil {
+		copy_done = $4, updated_at = now() WHERE id = $1`, m.s.id(), upper, n, done); err != nil {
 		return 0, false, fmt.Errorf("recording the high-water mark: %w", err)
 	}
 	return n, done, tx.Commit(ctx)
