@@ -60,9 +60,9 @@ func newMover(s *Spec, o *MigrateOptions, forward bool) *mover {
 
 // copyBatch copies the next batch past the high-water mark and moves the mark, in one
 // transaction: a killed copy resumes exactly where the last committed batch ended. The
-// batch's upper key is found first on the primary key's index, so the copy itself is a
-// plain range INSERT ... SELECT; the last batch (no upper key) takes the rest and marks
-// the copy done, after which the replay applies every logged change.
+// new mark is read back from the target's primary key (only this batch's rows lie past
+// the old mark there: the replay inserts no key beyond it). A short batch is the last:
+// it marks the copy done, after which the replay applies every logged change.
 func (m *mover) copyBatch(ctx context.Context, conn *pgx.Conn) (int64, bool, error) {
 	tx, err := conn.Begin(ctx)
 	if err != nil {
@@ -74,35 +74,25 @@ func (m *mover) copyBatch(ctx context.Context, conn *pgx.Conn) (int64, bool, err
 		return 0, false, fmt.Errorf("reading the high-water mark: %w", err)
 	}
 	pk := ident.Quote(m.s.PKColumn)
-	var conds []string
-	args := []any{}
+	where, args := "", []any{}
 	if hwm != nil {
-		args = append(args, *hwm)
-		conds = append(conds, fmt.Sprintf("%s > $1::%s", pk, m.s.PKType))
+		where, args = fmt.Sprintf(" WHERE %s > $1::%s", pk, m.s.PKType), append(args, *hwm)
 	}
-	where := ""
-	if len(conds) > 0 {
-		where = " WHERE " + conds[0]
-	}
-	var upper *string
-	err = tx.QueryRow(ctx, policy.Marker+fmt.Sprintf("SELECT %s::text FROM %s%s ORDER BY %s OFFSET %d LIMIT 1", pk, m.from, where, pk, m.opts.BatchSize-1), args...).Scan(&upper)
-	if err != nil && !errors.Is(err, pgx.ErrNoRows) {
-		return 0, false, fmt.Errorf("finding the batch's upper key: %w", err)
-	}
-	if upper != nil {
-		args = append(args, *upper)
-		conds = append(conds, fmt.Sprintf("%s <= $%d::%s", pk, len(args), m.s.PKType))
-	}
-	if len(conds) > 0 {
-		where = " WHERE " + strings.Join(conds, " AND ")
-	}
-	tag, err := tx.Exec(ctx, policy.Marker+fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s%s", m.to, m.cols, m.cols, m.from, where), args...)
+	tag, err := tx.Exec(ctx, policy.Marker+fmt.Sprintf("INSERT INTO %s (%s) OVERRIDING SYSTEM VALUE SELECT %s FROM %s%s ORDER BY %s LIMIT %d",
+		m.to, m.cols, m.cols, m.from, where, pk, m.opts.BatchSize), args...)
 	if err != nil {
 		return 0, false, fmt.Errorf("copying a batch: %w", err)
 	}
-	n, done := tag.RowsAffected(), upper == nil
+	n := tag.RowsAffected()
+	var last *string
+	if n > 0 {
+		if err := tx.QueryRow(ctx, policy.Marker+fmt.Sprintf("SELECT t.%s::text AS last_key FROM %s t%s ORDER BY t.%s DESC LIMIT 1", pk, m.to, where, pk), args...).Scan(&last); err != nil {
+			return 0, false, fmt.Errorf("reading the batch's last key: %w", err)
+		}
+	}
+	done := n < int64(m.opts.BatchSize)
 	if _, err := tx.Exec(ctx, policy.Marker+`UPDATE pgmedic.partition_migrations SET hwm = coalesce($2, hwm), rows_copied = rows_copied + $3,
-		copy_done = $4, updated_at = now() WHERE id = $1`, m.s.id(), upper, n, done); err != nil {
+		copy_done = $4, updated_at = now() WHERE id = $1`, m.s.id(), last, n, done); err != nil {
 		return 0, false, fmt.Errorf("recording the high-water mark: %w", err)
 	}
 	return n, done, tx.Commit(ctx)

@@ -231,6 +231,11 @@ func (r *runners) copy(ctx context.Context, conn *pgx.Conn) error {
 		FROM pgmedic.partition_migrations m LEFT JOIN pg_class c ON c.oid = m.id WHERE m.id = $1`, r.s.id()).Scan(&done, &copied, &total); err != nil {
 		return fmt.Errorf("partition: reading the copy's state: %w", err)
 	}
+	// Each batch has its own key range: a plan made for the values beats a generic one.
+	if _, err := conn.Exec(ctx, "SET plan_cache_mode = force_custom_plan"); err != nil {
+		return fmt.Errorf("partition: copy: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "RESET plan_cache_mode")
 	start, last := time.Now(), time.Now()
 	var mine, replayed int64
 	for batch := 0; !done; batch++ {
