@@ -84,6 +84,9 @@ func formatValue(v reflect.Value) string {
 	case reflect.Float64:
 		return fmtFloat(v.Float())
 	case reflect.String:
+		if v.String() == "" {
+			return `""` // as YAML writes an empty string, and so a listing keeps its columns
+		}
 		return v.String()
 	case reflect.Slice:
 		items := make([]string, v.Len())

@@ -55,7 +55,7 @@ func TestConfigRejectsUnreadKey(t *testing.T) {
 
 func TestConfigRejectsUnreadEnv(t *testing.T) {
 	t.Chdir(t.TempDir()) // no ./pgmedic.yaml
-	t.Setenv("PGMEDIC_PARTITIONER_PREMAKE", "4")
+	t.Setenv("PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS", "4")
 	r := run(t, "config", "validate")
 	if r.code != 2 {
 		t.Fatalf("exit %d, want 2; stdout %q stderr %q", r.code, r.stdout, r.stderr)
@@ -65,8 +65,8 @@ func TestConfigRejectsUnreadEnv(t *testing.T) {
 	}
 	line := oneErrorLine(t, r)
 	for _, want := range []string{
-		`PGMEDIC_PARTITIONER_PREMAKE="4": profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section`,
-		"(hint: partitioning is not built in this version; remove the section",
+		`PGMEDIC_CONNECTION_POOL_MIN_CONNECTIONS="4": profiles.production.connectionPool: no part of this version of pgmedic reads the connectionPool section`,
+		"(hint: connection pools are not built in this version; remove the section",
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("error line %q lacks %q", line, want)
@@ -122,7 +122,7 @@ func TestConfigValidateListsReaders(t *testing.T) {
 			t.Errorf("value of %s at column %d, others at %d", f[0], at, col)
 		}
 	}
-	for _, gone := range []string{"sampleRate", "partitioner", "connectionPool", "retentionPeriod", "diskUsage"} {
+	for _, gone := range []string{"sampleRate", "connectionPool", "monitor.retentionPeriod", "diskUsage"} {
 		if strings.Contains(r.stdout, gone) {
 			t.Errorf("validate lists %s, which nothing reads", gone)
 		}
