@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/pgmedic/pgmedic/finding"
 )
@@ -59,7 +60,11 @@ func (r *Result) WriteText(w io.Writer) error {
 	if r.Steps != nil {
 		fmt.Fprintln(w, "\nsteps of 'pgmedic partition migrate --apply':")
 		for i, s := range r.Steps.Steps {
-			fmt.Fprintf(w, "  %2d. %s\n      lock: %s\n", i+1, s.Description, orNone(s.Lock))
+			fmt.Fprintf(w, "  %2d. %s\n      lock: %s", i+1, s.Description, orNone(s.Lock))
+			if s.EstimateSeconds >= 1 {
+				fmt.Fprintf(w, "; about %s", time.Duration(s.EstimateSeconds*float64(time.Second)).Round(time.Second))
+			}
+			fmt.Fprintln(w)
 		}
 	}
 	_, err := fmt.Fprintln(w)

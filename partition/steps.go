@@ -95,8 +95,14 @@ ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, spec = EXCLUDED.spec, p
 	add(finding.Step{Description: "install change capture on " + s.Table + ": a trigger logs the key of every changed row to " + s.logTable(), Kind: "ddl", Object: src,
 		Lock: "SHARE ROW EXCLUSIVE on " + s.Table + " (under lock_timeout, retried)", SQL: captureSQL(s, false) + ";\n" + s.setPhase(PhaseCopying),
 		Check: s.atOrAfter(PhaseCopying)})
+	rows := 0.0
+	for _, p := range s.Partitions {
+		rows += float64(p.Rows)
+	}
+	// Rough rates measured on a small shared machine under a writer; the plan says "about".
 	add(finding.Step{Description: "copy the rows in keyset batches on " + s.PKColumn + ", replaying captured changes from the current rows", Kind: "data", Object: src,
-		Lock: "ROW EXCLUSIVE on the new table; reads " + s.Table, Long: true, Runner: RunnerCopy, SQL: copySQLDoc(s), Check: s.atOrAfter(PhaseCopied)})
+		Lock: "ROW EXCLUSIVE on the new table; reads " + s.Table, Long: true, Runner: RunnerCopy, SQL: copySQLDoc(s), Check: s.atOrAfter(PhaseCopied),
+		EstimateSeconds: rows / 150_000})
 	for _, fk := range s.FKsOut {
 		add(finding.Step{Description: "add foreign key " + fk.Name + " to the new table (one set-based check, not one per copied row)", Kind: "maintenance", Object: s.Schema + "." + s.Shadow,
 			Lock: "SHARE ROW EXCLUSIVE on the new table and the referenced one while the rows are checked", SQL: fmt.Sprintf("ALTER TABLE %s ADD CONSTRAINT %s %s", sh, ident.Quote(fk.Name), fk.Def),
@@ -105,13 +111,13 @@ ON CONFLICT (id) DO UPDATE SET source = EXCLUDED.source, spec = EXCLUDED.spec, p
 	}
 	for _, ix := range s.Indexes {
 		add(finding.Step{Description: "build index " + ix.Name + " on the new table (every partition)", Kind: "index", Object: s.Schema + "." + ix.NewName,
-			Lock: "SHARE on the new table only (not yet in use)", SQL: ix.SQL, Long: true, Progress: "create_index",
+			Lock: "SHARE on the new table only (not yet in use)", SQL: ix.SQL, Long: true, Progress: "create_index", EstimateSeconds: rows / 1_000_000,
 			Check: "SELECT to_regclass(" + ident.Literal(ident.Quote(s.Schema, ix.NewName)) + ") IS NOT NULL OR (" + s.atOrAfter(PhaseSwapped) + ")"})
 	}
 	add(finding.Step{Description: "analyze the new table", Kind: "maintenance", Object: s.Schema + "." + s.Shadow, Lock: "SHARE UPDATE EXCLUSIVE on the new table",
 		SQL: "ANALYZE " + sh + ";\n" + s.setPhase(PhaseIndexed), Check: s.atOrAfter(PhaseIndexed)})
 	add(finding.Step{Description: "verify: counts per range, content hashes per chunk, keys missing either way (changes still in the log excluded)", Kind: "data",
-		Object: src, Lock: "none (one REPEATABLE READ snapshot)", Long: true, Runner: RunnerVerify,
+		Object: src, Lock: "none (one REPEATABLE READ snapshot)", Long: true, Runner: RunnerVerify, EstimateSeconds: rows / 300_000,
 		SQL: "-- compare " + src + " with " + sh + " chunk by chunk in one snapshot", Check: s.atOrAfter(PhaseVerified)})
 	add(finding.Step{Description: "cut over: drain the log, swap the names, move sequences, views, grants, policies and triggers, start reverse capture", Kind: "ddl",
 		Object: src, Lock: "ACCESS EXCLUSIVE on " + s.Table + " for the cut-over only (under lock_timeout, retried)", Runner: RunnerCutover,
