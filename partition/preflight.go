@@ -79,6 +79,20 @@ func preflight(t *Table, col Column, o Options) []Preflight {
 	for _, p := range t.Pubs {
 		block("publication", q, "the table is in publication "+p+"; moving publication membership is not in this version", "remove it from the publication, convert, add it back")
 	}
+	return append(out, sequencesAndUniques(t, col)...)
+}
+
+// sequencesAndUniques notes identity and owned sequences, and the unique keys that
+// widen by the partition key (or stop the conversion when they cannot).
+func sequencesAndUniques(t *Table, col Column) []Preflight {
+	var out []Preflight
+	q := t.Quoted()
+	block := func(code, object, detail, hint string) {
+		out = append(out, Preflight{Code: code, Blocks: true, Object: object, Detail: detail, Handling: hint})
+	}
+	note := func(code, object, detail, handling string) {
+		out = append(out, Preflight{Code: code, Object: object, Detail: detail, Handling: handling})
+	}
 	for _, c := range t.Columns {
 		switch {
 		case c.Identity != "":
