@@ -103,7 +103,8 @@ func TestPartitionBadInput(t *testing.T) {
 func TestPartitionMigrateCLI(t *testing.T) {
 	db := pg.NewDB(t)
 	db.Exec(t, partitionSchema)
-	db.Exec(t, "DROP TABLE remittances")
+	db.Exec(t, `DROP TABLE remittances; ALTER TABLE claims ENABLE ROW LEVEL SECURITY;
+		CREATE POLICY payer_one ON claims FOR SELECT TO PUBLIC USING (payer_id = 1)`)
 	args := []string{"partition", "migrate", "--dsn", db.URI, "--table", "claims", "--column", "date_of_service", "--premake", "1"}
 	r := run(t, args...)
 	if r.code != 0 || !strings.Contains(r.stdout, "-- dry run: nothing was changed") || db.QueryInt64(t, "SELECT count(*) FROM pg_class WHERE relname = 'claims_pgmedic_new'") != 0 {
@@ -116,8 +117,11 @@ func TestPartitionMigrateCLI(t *testing.T) {
 	if db.QueryInt64(t, "SELECT count(*) FROM claims") != 5000 || db.QueryInt64(t, "SELECT count(*) FROM claims_2024") != db.QueryInt64(t, "SELECT count(*) FROM claims WHERE date_of_service < '2025-01-01'") {
 		t.Fatalf("after the cut-over the table or its view is wrong")
 	}
-	if k := db.QueryStrings(t, "SELECT relkind::text FROM pg_class WHERE oid = 'claims'::regclass"); k[0] != "p" {
-		t.Fatalf("claims relkind %s", k[0])
+	if k := db.QueryStrings(t, "SELECT relkind::text || relrowsecurity::text FROM pg_class WHERE oid = 'claims'::regclass"); k[0] != "ptrue" {
+		t.Fatalf("claims relkind and row security %s", k[0])
+	}
+	if n := db.QueryInt64(t, "SELECT count(*) FROM pg_policies WHERE tablename = 'claims' AND policyname = 'payer_one' AND qual LIKE '%payer_id = 1%'"); n != 1 {
+		t.Errorf("the policy did not move to the new table")
 	}
 	r = run(t, "partition", "finish", "--dsn", db.URI, "--table", "claims", "--apply")
 	if r.code != 0 || db.QueryInt64(t, "SELECT count(*) FROM pg_class WHERE relname = 'claims_pgmedic_old'") != 0 {
