@@ -59,7 +59,7 @@ type Manifest struct {
 
 // contentSQL counts a table's rows and sums a hash of each row's text.
 func contentSQL(table string) string {
-	return "SELECT count(*), coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text FROM " + table + " t"
+	return "SELECT count(*), coalesce(sum(hashtextextended(pgmedic_row::text, 0)::numeric), 0)::text FROM " + table + " pgmedic_row"
 }
 
 // archive dumps the detached partition, restores it into a scratch database, compares

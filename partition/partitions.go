@@ -11,6 +11,9 @@ import (
 	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
+// maxRangePartitions bounds a range plan (ten years by month plus some).
+const maxRangePartitions = 150
+
 // sampleAbove is the row estimate above which partition sizes come from a sample.
 const sampleAbove = 5_000_000
 
@@ -103,6 +106,14 @@ func planRange(ctx context.Context, conn *pgx.Conn, t *Table, s *Spec, o Options
 	if first.IsZero() || first.After(now) {
 		first = now
 	}
+	if starts := rangeStarts(first, last, s.Interval); len(starts) > maxRangePartitions {
+		// A few stray old dates (a 1900-01-01 typed in by hand) would otherwise ask for
+		// thousands of partitions; the oldest ranges are left to the default partition.
+		first = starts[len(starts)-maxRangePartitions]
+		res.Preflight = append(res.Preflight, Preflight{Code: "old_rows", Object: t.Quoted(),
+			Detail:   fmt.Sprintf("the data reaches back further than %d partitions by %s", maxRangePartitions, s.Interval),
+			Handling: "rows before " + first.Format("2006-01-02") + " go to the default partition; a larger --interval keeps them in ranges"})
+	}
 	per := t.bytesPerRow(total)
 	var cutoff time.Time
 	if o.RetentionMonths > 0 {
@@ -117,7 +128,7 @@ func planRange(ctx context.Context, conn *pgx.Conn, t *Table, s *Spec, o Options
 		delete(counts, start)
 		s.Partitions = append(s.Partitions, p)
 	}
-	for _, n := range counts { // beyond the last planned partition
+	for _, n := range counts { // outside the planned partitions
 		res.RowsOutside += n
 	}
 	return addDefault(t, s, o, res, per)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pgmedic/pgmedic/partition"
 )
@@ -64,4 +65,38 @@ func TestMigrateUUIDTimestamptz(t *testing.T) {
 		t.Errorf("%d weekly partition(s) do not start on a Monday", n)
 	}
 	db.Exec(t, "INSERT INTO audit_logs (logged_at, action) VALUES (now(), 'after')") // the serial default still works
+}
+
+// A stray old date does not make a plan of thousands of partitions: the oldest ranges
+// are left to the default partition, and the plan says so; hash and list plans have the
+// partitions their strategy names.
+func TestPlanShapes(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, `CREATE TABLE visits (id bigint PRIMARY KEY, seen_on date NOT NULL, patient_id bigint NOT NULL, kind text NOT NULL);
+		INSERT INTO visits SELECT g, DATE '2025-01-01' + g % 600, g % 97, (ARRAY['inpatient', 'outpatient', 'emergency'])[1 + g % 3] FROM generate_series(1, 3000) g;
+		INSERT INTO visits VALUES (0, '1900-01-01', 1, 'inpatient');`)
+	conn := writeConn(t, db)
+	ctx := context.Background()
+	res, err := partition.Plan(ctx, conn, partition.Options{Table: "visits", Column: "seen_on", Premake: 2, Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	codes := ""
+	for _, p := range res.Preflight {
+		codes += p.Code + " "
+	}
+	if n := len(res.Spec.Partitions); n != 151 || res.RowsOutside != 1 || !strings.Contains(codes, "old_rows") {
+		t.Fatalf("range plan: %d partitions, %d rows outside, preflight %s", n, res.RowsOutside, codes)
+	}
+	res, err = partition.Plan(ctx, conn, partition.Options{Table: "visits", Column: "patient_id", Strategy: "hash", Modulus: 4})
+	if err != nil || len(res.Spec.Partitions) != 4 || res.Spec.Partitions[3].Bound != "FOR VALUES WITH (MODULUS 4, REMAINDER 3)" {
+		t.Fatalf("hash plan: %v %+v", err, res)
+	}
+	res, err = partition.Plan(ctx, conn, partition.Options{Table: "visits", Column: "kind", Strategy: "list"})
+	if err != nil || len(res.Spec.Partitions) != 4 || !res.Spec.Partitions[3].Default || res.Spec.Partitions[0].Bound != "FOR VALUES IN ('emergency')" {
+		t.Fatalf("list plan: %v %+v", err, res.Spec.Partitions)
+	}
+	if strings.Join(res.Spec.PrimaryKey, ",") != "id,kind" {
+		t.Errorf("list primary key: %v", res.Spec.PrimaryKey)
+	}
 }

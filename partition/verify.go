@@ -123,9 +123,11 @@ func (s *Spec) Verify(ctx context.Context, conn *pgx.Conn, from, to, log string)
 
 func (s *Spec) sums(ctx context.Context, tx pgx.Tx, table, log string) (map[string]chunkSum, error) {
 	pk := ident.Quote(s.PKColumn)
-	rows, err := tx.Query(ctx, policy.Marker+fmt.Sprintf(`SELECT %s || '#' || (hashtextextended(t.%s::text, 0) & %d)::text, count(*),
-		coalesce(sum(hashtextextended(t::text, 0)::numeric), 0)::text
-		FROM %s t WHERE NOT EXISTS (SELECT FROM %s l WHERE l.pk = t.%s) GROUP BY 1`, s.bucketExpr("t"), pk, hashChunks-1, table, log, pk))
+	// The alias names the whole row in t::text; an unusual alias keeps a column of the
+	// same name from being read instead.
+	rows, err := tx.Query(ctx, policy.Marker+fmt.Sprintf(`SELECT %s || '#' || (hashtextextended(pgmedic_row.%s::text, 0) & %d)::text, count(*),
+		coalesce(sum(hashtextextended(pgmedic_row::text, 0)::numeric), 0)::text
+		FROM %s pgmedic_row WHERE NOT EXISTS (SELECT FROM %s l WHERE l.pk = pgmedic_row.%s) GROUP BY 1`, s.bucketExpr("pgmedic_row"), pk, hashChunks-1, table, log, pk))
 	if err != nil {
 		return nil, fmt.Errorf("hashing %s: %w", table, err)
 	}
