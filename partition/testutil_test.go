@@ -166,8 +166,8 @@ func (w *writer) one(r *rand.Rand) error {
 			return err
 		case op < 8: // the partition key moves too
 			for _, tbl := range []string{"claims", "claims_mirror"} {
-				if _, err := tx.Exec(ctx, "UPDATE "+tbl+" SET date_of_service = $2, status = 'paid', paid_amount = $3, updated_at = $4 WHERE claim_id = $1",
-					id, date, "7.25", stamp); err != nil {
+				if _, err := tx.Exec(ctx, "UPDATE "+tbl+" SET date_of_service = $2, status = 'paid', paid_amount = $3, updated_at = $4, patient_id = $5 WHERE claim_id = $1",
+					id, date, "7.25", stamp, 1+id%4999); err != nil {
 					return err
 				}
 			}
