@@ -45,6 +45,7 @@ type Profile struct {
 	Checks         Checks         `yaml:"checks"`
 	Compliance     Compliance     `yaml:"compliance"`
 	Backup         Backup         `yaml:"backup"`
+	Partitioner    Partitioner    `yaml:"partitioner"`
 
 	// origins says where each non-default value came from (key path relative to the
 	// profile, e.g. "indexOptimizer.minTableRows"), so validation can point at the file
@@ -55,6 +56,31 @@ type Profile struct {
 // Every setting (leaf field) names the commands that read it in a reader tag: `pgmedic
 // config validate` prints them, and a test fails for a setting without one. A key that no
 // command reads does not belong here; see unread.go for those that were removed.
+
+// Partitioner holds the defaults of pgmedic partition (flags override them) and what
+// its maintenance may drop.
+type Partitioner struct {
+	// Strategy is range, hash or list.
+	Strategy string `yaml:"strategy" reader:"partition"`
+	// PartitionSize is a range partition's span: day, week, month, quarter or year
+	// (daily, weekly, monthly, quarterly and yearly are read the same).
+	PartitionSize  string `yaml:"partitionSize" reader:"partition"`
+	HashPartitions int    `yaml:"hashPartitions" reader:"partition"`
+	// Premake is how many range partitions exist ahead of now.
+	Premake int `yaml:"premake" reader:"partition"`
+	// RetentionPeriod in months (84: seven years); 0 keeps every partition.
+	RetentionPeriod int `yaml:"retentionPeriod" reader:"partition"`
+	// ArchiveDir receives the dump of each partition retention removes.
+	ArchiveDir string `yaml:"archiveDir" reader:"partition maintain"`
+	// ArchiveRecipients are age public keys (age1...) the dumps are encrypted to; the
+	// plaintext is removed. ArchiveIdentityFile, when set, decrypts the archive for the
+	// restore check (otherwise the dump is checked before it is encrypted).
+	ArchiveRecipients   []string `yaml:"archiveRecipients" reader:"partition maintain"`
+	ArchiveIdentityFile string   `yaml:"archiveIdentityFile" reader:"partition maintain"`
+	// LegalHolds names tables (schema.table: all their partitions) or partitions that
+	// retention must never drop, whatever their age.
+	LegalHolds []string `yaml:"legalHolds" reader:"partition maintain"`
+}
 
 // Connection is the session policy pgmedic applies to every connection it opens.
 type Connection struct {
@@ -305,6 +331,7 @@ func builtin(name string) (*Profile, bool) {
 				UnusedIndexMinDays:      35,
 				MinTableRows:            1000,
 			},
+			Partitioner: Partitioner{Strategy: "range", PartitionSize: "month", HashPartitions: 8, Premake: 4, RetentionPeriod: 84, ArchiveDir: "pgmedic-archive"},
 			Monitor: Monitor{
 				MonitoringInterval: ms(30000),
 				RetentionPeriod:    7,
@@ -362,6 +389,7 @@ func builtin(name string) (*Profile, bool) {
 				UnusedIndexMinDays:      7,
 				MinTableRows:            1000,
 			},
+			Partitioner: Partitioner{Strategy: "range", PartitionSize: "month", HashPartitions: 8, Premake: 4, RetentionPeriod: 84, ArchiveDir: "pgmedic-archive"},
 			Monitor: Monitor{
 				MonitoringInterval: ms(60000),
 				RetentionPeriod:    7,

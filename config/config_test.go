@@ -397,12 +397,12 @@ profiles:
   queryAnalyzer:
     slowQueryThreshold: 1s
 `, []string{"pgmedic.yaml:5:", `profiles.queryAnalyzer: "queryAnalyzer" is a settings section, not a profile name`}},
-		{"unread section at profile level", `
+		{"another section at profile level", `
 profiles:
   production:
-  partitioner:
-    premake: 4
-`, []string{"pgmedic.yaml:5:", `profiles.partitioner: "partitioner" is a settings section, not a profile name, and no part of this version of pgmedic reads the partitioner section`}},
+  connectionPool:
+    minConnections: 4
+`, []string{"pgmedic.yaml:5:", `profiles.connectionPool: "connectionPool" is a settings section, not a profile name`}},
 		{"bad profile name", `
 profiles:
   "my profile": {}
@@ -633,7 +633,7 @@ func TestEnvOverrides(t *testing.T) {
 			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 3 }},
 		{"empty counts as unset", map[string]string{"PGMEDIC_MONITOR_ALERT_THRESHOLDS_CONNECTION_COUNT": ""},
 			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 30 }},
-		{"empty unread variable counts as unset", map[string]string{"PGMEDIC_PARTITIONER_PREMAKE": "", "PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": ""},
+		{"empty unread variable counts as unset", map[string]string{"PGMEDIC_CONNECTION_POOL_ENABLE_MONITORING": "", "PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": ""},
 			func(p *Profile) bool { return p.Monitor.AlertThresholds.ConnectionCount == 30 }},
 		{"other PGMEDIC variables ignored", map[string]string{"PGMEDIC_PG_BIN": "/usr/lib/postgresql/15/bin", "PGMEDIC_ARTIFACTS": "x", "PGMEDIC_BENCH_SCALE": "2",
 			"PGMEDIC_PROFILE": "production", "PGMEDIC_PARTITIONER": "x", "PGMEDIC_MONITORING": "x"},
@@ -731,7 +731,6 @@ func TestEnvTable(t *testing.T) {
 	for _, n := range []string{
 		"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE",
 		"PGMEDIC_INDEX_OPTIMIZER_ENABLE_AUTO_INDEXING",
-		"PGMEDIC_PARTITIONER_PREMAKE",
 		"PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING",
 		"PGMEDIC_MONITOR_ENABLE_REAL_TIME_MONITORING",
 		"PGMEDIC_MONITOR_ENABLE_HEALTHCARE_COMPLIANCE",
@@ -1034,7 +1033,8 @@ func TestErrorFormat(t *testing.T) {
 
 // knownReaders are the commands a reader tag may name.
 var knownReaders = map[string]bool{"every command that connects": true, "check": true, "queries": true, "index advise": true,
-	"pool advise": true, "replica status": true, "phi": true, "comply": true, "backup status": true, "monitor": true}
+	"pool advise": true, "replica status": true, "phi": true, "comply": true, "backup status": true, "monitor": true,
+	"partition": true, "partition maintain": true}
 
 func TestReaderTags(t *testing.T) {
 	// Every setting says which commands read it, so that a key nothing reads cannot be
@@ -1205,12 +1205,6 @@ func TestUnreadKeysInFile(t *testing.T) {
 		{"enableAutoIndexing even when false", "profiles:\n  production:\n    indexOptimizer:\n      enableAutoIndexing: false\n",
 			[]string{"pgmedic.yaml:4: profiles.production.indexOptimizer.enableAutoIndexing: no part of this version of pgmedic reads enableAutoIndexing"},
 			"pgmedic index apply --apply"},
-		{"whole section with many keys is one error", "profiles:\n  production:\n    partitioner:\n      strategy: range\n      premake: 4\n      hashPartitions: 16\n",
-			[]string{"pgmedic.yaml:3: profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section"},
-			"partitioning is not built in this version; remove the section"},
-		{"empty section", "profiles:\n  production:\n    partitioner:\n",
-			[]string{"pgmedic.yaml:3: profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section"},
-			"partitioning is not built in this version"},
 		{"custom profile", "profiles:\n  staging:\n    extends: production\n    monitor:\n      enableHealthcareCompliance: true\n",
 			[]string{"pgmedic.yaml:5: profiles.staging.monitor.enableHealthcareCompliance: no part of this version of pgmedic reads enableHealthcareCompliance"},
 			"the HIPAA query rules are switched by queryAnalyzer.enableHealthcareCompliance"},
@@ -1278,9 +1272,9 @@ func TestUnreadEnv(t *testing.T) {
 		parts []string
 		hint  string
 	}{
-		{"premake", map[string]string{"PGMEDIC_PARTITIONER_PREMAKE": "4"},
-			[]string{`PGMEDIC_PARTITIONER_PREMAKE="4": profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section`},
-			"partitioning is not built in this version; remove the section; it is accepted again when an engine reads it"},
+		{"enableMonitoring", map[string]string{"PGMEDIC_CONNECTION_POOL_ENABLE_MONITORING": "true"},
+			[]string{`PGMEDIC_CONNECTION_POOL_ENABLE_MONITORING="true": profiles.production.connectionPool.enableMonitoring: no part of this version of pgmedic reads enableMonitoring`},
+			"pool metrics come from the pool library's Prometheus collector"},
 		{"sampleRate", map[string]string{"PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE": "0.5"},
 			[]string{`PGMEDIC_QUERY_ANALYZER_SAMPLE_RATE="0.5": profiles.production.queryAnalyzer.sampleRate: no part of this version of pgmedic reads sampleRate`},
 			"bound the work with queryAnalyzer.topStatements"},

@@ -12,10 +12,9 @@ import (
 // (with its reader tag) in config.go.
 
 const (
-	notBuilt         = "remove it; it is accepted again when an engine reads it"
-	monitorAlways    = "`pgmedic monitor` monitors for as long as it runs; remove it"
-	sectionNotBuilt  = "remove the section; it is accepted again when an engine reads it"
-	partitioningHint = "partitioning is not built in this version; " + sectionNotBuilt
+	notBuilt        = "remove it; it is accepted again when an engine reads it"
+	monitorAlways   = "`pgmedic monitor` monitors for as long as it runs; remove it"
+	sectionNotBuilt = "remove the section; it is accepted again when an engine reads it"
 )
 
 // unreadKey is one key or section that no part of pgmedic reads.
@@ -31,7 +30,6 @@ func unreadKeys() []unreadKey {
 		{path: "queryAnalyzer.sampleRate", hint: "pgmedic analyses the top statements by time; bound the work with queryAnalyzer.topStatements"},
 		{path: "queryAnalyzer.enableIndexAnalysis", hint: "index advice is `pgmedic index advise`; switch single rules off with checks.disabled"},
 		{path: "indexOptimizer.enableAutoIndexing", hint: "pgmedic builds indexes only when asked: `pgmedic index apply --apply`"},
-		{path: "partitioner", section: true, hint: partitioningHint},
 		{path: "connectionPool.healthcareOptimizations", hint: "the workload profiles are always healthcare ones (`pgmedic pool advise`); " + notBuilt},
 		{path: "connectionPool.enableMonitoring", hint: "pool metrics come from the pool library's Prometheus collector; " + notBuilt},
 		{path: "connectionPool.enableAutoScaling", hint: "the pool library always adapts its admission limits between the profile's minimum and maximum; " + notBuilt},

@@ -24,6 +24,8 @@ func (p *Profile) Validate() error {
 	c.durationPositive("queryAnalyzer.patientResponseTime", qa.PatientResponseTime)
 	c.intAtLeast("queryAnalyzer.topStatements", qa.TopStatements, 1)
 
+	c.partitioner(p.Partitioner)
+
 	io := p.IndexOptimizer
 	c.intRange("indexOptimizer.maxIndexesPerTable", io.MaxIndexesPerTable, 1, 64)
 	c.floatRange("indexOptimizer.minImprovementPct", io.MinImprovementPct, 0, 100)
@@ -218,4 +220,25 @@ func (c *checker) names(path string, list []string, minParts, maxParts int, shap
 			c.fail(path, "", "%q is not a valid entry (expected %s)", s, shape)
 		}
 	}
+}
+
+// partitionSizes are the range spans pgmedic partition makes, under either spelling.
+var partitionSizes = map[string]bool{"day": true, "week": true, "month": true, "quarter": true, "year": true,
+	"daily": true, "weekly": true, "monthly": true, "quarterly": true, "yearly": true}
+
+func (c *checker) partitioner(pt Partitioner) {
+	switch pt.Strategy {
+	case "range", "hash", "list":
+	default:
+		c.fail("partitioner.strategy", "use range, hash or list", "%q is not a partitioning strategy", pt.Strategy)
+	}
+	if !partitionSizes[pt.PartitionSize] {
+		c.fail("partitioner.partitionSize", "use day, week, month, quarter or year", "%q is not a partition size", pt.PartitionSize)
+	}
+	if n := pt.HashPartitions; n < 2 || n > 1024 || n&(n-1) != 0 {
+		c.fail("partitioner.hashPartitions", "use a power of two from 2 to 1024, so a partition can later be split by doubling", "%d is not a power of two from 2 to 1024", n)
+	}
+	c.intRange("partitioner.premake", pt.Premake, 1, 120)
+	c.intRange("partitioner.retentionPeriod", pt.RetentionPeriod, 0, 1200)
+	c.names("partitioner.legalHolds", pt.LegalHolds, 1, 2, "table, schema.table or schema.partition")
 }

@@ -138,6 +138,7 @@ func Checks() []Check {
 	all = append(all, statementChecks()...)
 	all = append(all, settingChecks()...)
 	all = append(all, backupChecks()...)
+	all = append(all, partitioningChecks()...)
 	sort.SliceStable(all, func(i, j int) bool { return all[i].ID < all[j].ID })
 	return all
 }

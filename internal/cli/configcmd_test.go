@@ -55,7 +55,7 @@ func TestConfigRejectsUnreadKey(t *testing.T) {
 
 func TestConfigRejectsUnreadEnv(t *testing.T) {
 	t.Chdir(t.TempDir()) // no ./pgmedic.yaml
-	t.Setenv("PGMEDIC_PARTITIONER_PREMAKE", "4")
+	t.Setenv("PGMEDIC_CONNECTION_POOL_ENABLE_MONITORING", "true")
 	r := run(t, "config", "validate")
 	if r.code != 2 {
 		t.Fatalf("exit %d, want 2; stdout %q stderr %q", r.code, r.stdout, r.stderr)
@@ -65,8 +65,8 @@ func TestConfigRejectsUnreadEnv(t *testing.T) {
 	}
 	line := oneErrorLine(t, r)
 	for _, want := range []string{
-		`PGMEDIC_PARTITIONER_PREMAKE="4": profiles.production.partitioner: no part of this version of pgmedic reads the partitioner section`,
-		"(hint: partitioning is not built in this version; remove the section",
+		`PGMEDIC_CONNECTION_POOL_ENABLE_MONITORING="true": profiles.production.connectionPool.enableMonitoring: no part of this version of pgmedic reads enableMonitoring`,
+		"(hint: pool metrics come from the pool library's Prometheus collector",
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("error line %q lacks %q", line, want)
@@ -75,7 +75,7 @@ func TestConfigRejectsUnreadEnv(t *testing.T) {
 
 	// The pools' prefix is not the connection section's: an unread pool key is the
 	// pool section's error, and a read one is accepted.
-	t.Setenv("PGMEDIC_PARTITIONER_PREMAKE", "")
+	t.Setenv("PGMEDIC_CONNECTION_POOL_ENABLE_MONITORING", "")
 	t.Setenv("PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING", "true")
 	r = run(t, "config", "validate")
 	if line := oneErrorLine(t, r); r.code != 2 || !strings.Contains(line, "PGMEDIC_CONNECTION_POOL_ENABLE_AUTO_SCALING") ||
@@ -131,7 +131,7 @@ func TestConfigValidateListsReaders(t *testing.T) {
 			t.Errorf("value of %s at column %d, others at %d", f[0], at, col)
 		}
 	}
-	for _, gone := range []string{"sampleRate", "partitioner", "enableAutoScaling", "healthcareOptimizations", "enableRealTimeMonitoring", "enableAutoIndexing"} {
+	for _, gone := range []string{"sampleRate", "enableAutoScaling", "healthcareOptimizations", "enableRealTimeMonitoring", "enableAutoIndexing"} {
 		if strings.Contains(r.stdout, gone) {
 			t.Errorf("validate lists %s, which nothing reads", gone)
 		}

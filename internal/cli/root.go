@@ -89,9 +89,11 @@ appointment data. This version:
     pgBackRest archiving and reports the RPO and RTO (backup, backup verify, backup status);
   - finds statements worth a Redis cache and installs the triggers that invalidate
     it (cache advise, cache install);
-  - watches servers with alerts, Prometheus metrics and a dashboard (monitor).
-Partitioning is not in this version. Analysis is read-only; anything
-that changes a database is printed as a plan and runs only with --apply.`,
+  - watches servers with alerts, Prometheus metrics and a dashboard (monitor);
+  - plans and carries out online conversions to partitioned tables, their
+    maintenance and retention (partition).
+Analysis is read-only; anything that changes a database is printed as a plan and runs
+only with --apply.`,
 		Version:       version,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -138,6 +140,7 @@ that changes a database is printed as a plan and runs only with --apply.`,
 		a.backupCommand(),
 		a.cacheCommand(),
 		a.monitorCommand(),
+		a.partitionCommand(),
 	)
 	setNoArgs(root)
 	return root
