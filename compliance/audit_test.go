@@ -1,13 +1,16 @@
 package compliance
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/internal/pgtest"
+	"github.com/pgmedic/pgmedic/pgconn"
 )
 
 const auditSchema = `
@@ -234,4 +237,35 @@ func TestScoreWeightsAndCap(t *testing.T) {
 			t.Errorf("%s: %.1f", st.Paragraph, st.Score)
 		}
 	}
+}
+
+// The monitor's source of scores audits a target on its own and serves the score.
+func TestScoreSource(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, auditSchema)
+	t.Cleanup(func() { db.Exec(t, "DROP OWNED BY audit_app; DROP ROLE IF EXISTS audit_app") })
+	src := NewScoreSource(&config.Profile{}, pgconn.Policy{}, time.Hour, func(string, error) {})
+	if _, ok := src.ComplianceScore("db"); ok {
+		t.Fatal("a score before any audit")
+	}
+	src.Add("db", db.SocketURI)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { src.Run(ctx); close(done) }()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		if score, ok := src.ComplianceScore("db"); ok {
+			want := auditReport(t, db.SocketURI).Score
+			if score != want {
+				t.Errorf("source score %.1f, audit %.1f", score, want)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no score within a minute")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
 }

@@ -42,6 +42,11 @@ type Instance struct {
 // look back over.
 const window = 10
 
+// RuleError is a monitor.rules entry that names no rule.
+type RuleError struct{ Msg string }
+
+func (e *RuleError) Error() string { return e.Msg }
+
 // Rules returns the rule table for the thresholds, overrides applied. An override naming
 // no rule is an error.
 func Rules(th Thresholds, overrides []config.RuleOverride) ([]Rule, error) {
@@ -49,7 +54,7 @@ func Rules(th Thresholds, overrides []config.RuleOverride) ([]Rule, error) {
 	for _, o := range overrides {
 		i := sort.Search(len(rules), func(i int) bool { return rules[i].Name >= o.Rule })
 		if i == len(rules) || rules[i].Name != o.Rule {
-			return nil, fmt.Errorf("monitor.rules: no rule named %q (rules: %s)", o.Rule, strings.Join(RuleNames(), ", "))
+			return nil, &RuleError{Msg: fmt.Sprintf("monitor.rules: no rule named %q (rules: %s)", o.Rule, strings.Join(RuleNames(), ", "))}
 		}
 		switch {
 		case o.Off:

@@ -10,9 +10,11 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/pgmedic/pgmedic/compliance"
 	"github.com/pgmedic/pgmedic/config"
 	"github.com/pgmedic/pgmedic/monitor"
 	"github.com/pgmedic/pgmedic/monitor/web"
@@ -164,12 +166,26 @@ func (a *app) runMonitor(f monitorFlags) error {
 	for _, d := range dsns {
 		a.secrets = append(a.secrets, pgconn.Secrets(d)...)
 	}
+	var scores *compliance.ScoreSource
+	if cfg.QueryAnalyzer.EnableHealthcareCompliance {
+		scores = compliance.NewScoreSource(cfg, opts.Policy, 10*time.Minute, func(target string, err error) {
+			log.Warn("monitor: HIPAA audit failed", "target", target, "error", a.scrub(err.Error()))
+		})
+		opts.Compliance = scores
+	}
 	mon, err := monitor.New(dsns, opts)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "monitor.rules") {
+		var re *monitor.RuleError
+		if errors.As(err, &re) {
 			return usageHint("fix monitor.rules in the configuration (see pgmedic monitor --rules)", "%v", err)
 		}
 		return err
+	}
+	if scores != nil {
+		for i, name := range mon.Targets() {
+			scores.Add(name, dsns[i])
+		}
+		go scores.Run(a.ctx)
 	}
 	srv, err := web.New(mon, w)
 	if err != nil {
