@@ -24,13 +24,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
 func seeded(t *testing.T) *pgtest.DB {
 	t.Helper()
 	return pg.NewDBFromTemplate(t, "synth-0.02", func(ctx context.Context, db *pgtest.DB) error {
-		pool, err := pgconn.NewPool(ctx, db.SocketURI, pgconn.Policy{Write: true})
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		_, err = synth.Load(ctx, pool, synth.LoadOptions{Options: synth.Options{Scale: 0.02, Seed: 5}})
-		return err
+		return synth.LoadURI(ctx, db.SocketURI, synth.Options{Scale: 0.02, Seed: 5})
 	})
 }
 

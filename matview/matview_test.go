@@ -16,7 +16,6 @@ import (
 	"github.com/pgmedic/pgmedic/change"
 	"github.com/pgmedic/pgmedic/internal/pgtest"
 	"github.com/pgmedic/pgmedic/internal/synth"
-	"github.com/pgmedic/pgmedic/pgconn"
 	"github.com/pgmedic/pgmedic/snapshot"
 )
 
@@ -27,13 +26,7 @@ func TestMain(m *testing.M) { os.Exit(pgtest.Main(m, &pg)) }
 func seeded(t *testing.T) *pgtest.DB {
 	t.Helper()
 	return pg.NewDBFromTemplate(t, "synth-0.05", func(ctx context.Context, db *pgtest.DB) error {
-		pool, err := pgconn.NewPool(ctx, db.SocketURI, pgconn.Policy{Write: true})
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		_, err = synth.Load(ctx, pool, synth.LoadOptions{Options: synth.Options{Scale: 0.05, Seed: 2}})
-		return err
+		return synth.LoadURI(ctx, db.SocketURI, synth.Options{Scale: 0.05, Seed: 2})
 	})
 }
 
@@ -232,13 +225,7 @@ func TestConcurrentRefreshDoesNotBlockReaders(t *testing.T) {
 // and from the view pgmedic designs, in the same run; the ratio is the speed-up.
 func BenchmarkReportQuery(b *testing.B) {
 	db := pg.NewDBFromTemplate(b, "synth-0.2", func(ctx context.Context, db *pgtest.DB) error {
-		pool, err := pgconn.NewPool(ctx, db.SocketURI, pgconn.Policy{Write: true})
-		if err != nil {
-			return err
-		}
-		defer pool.Close()
-		_, err = synth.Load(ctx, pool, synth.LoadOptions{Options: synth.Options{Scale: 0.2, Seed: 2}})
-		return err
+		return synth.LoadURI(ctx, db.SocketURI, synth.Options{Scale: 0.2, Seed: 2})
 	})
 	ctx := context.Background()
 	conn := db.Conn(b)

@@ -13,6 +13,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	policy "github.com/pgmedic/pgmedic/pgconn"
 )
 
 //go:embed schema/tables.sql
@@ -146,6 +148,23 @@ func CreateTables(ctx context.Context, pool *pgxpool.Pool) error {
 		return fmt.Errorf("synth: creating tables: %w", err)
 	}
 	return tx.Commit(ctx)
+}
+
+// LoadURI opens a read-write pool on dsn (pgmedic's connection policy, no statement
+// timeout) and loads the dataset into it: what test harnesses and tools that start from a
+// connection string need.
+func LoadURI(ctx context.Context, dsn string, opts Options) error {
+	cfg, err := policy.ParsePoolConfig(dsn, policy.Policy{Write: true})
+	if err != nil {
+		return err
+	}
+	pool, err := policy.NewPoolFromConfig(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	_, err = Load(ctx, pool, LoadOptions{Options: opts})
+	return err
 }
 
 // Load creates the schema in an empty database and fills it: COPY in parallel chunks,
