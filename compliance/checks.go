@@ -55,12 +55,9 @@ func transmissionChecks() []Check {
 			Title: "pg_hba accepts remote connections without TLS", Needs: []string{"hba"},
 			Fix: "change host and hostnossl rules for remote addresses to hostssl (or reject)",
 			Run: func(f *Facts) Outcome {
-				var bad []string
-				for _, h := range f.HBA {
-					if (h.Type == "host" || h.Type == "hostnossl") && h.AuthMethod != "reject" && !loopback(h) {
-						bad = append(bad, hbaName(h))
-					}
-				}
+				bad := hbaWhere(f, func(h HBARule) bool {
+					return (h.Type == "host" || h.Type == "hostnossl") && h.AuthMethod != "reject" && !loopback(h)
+				})
 				return failOn(bad, "%d rules accept plaintext from the network", len(bad))
 			}},
 	}
@@ -72,48 +69,30 @@ func authenticationChecks() []Check {
 			Title: "pg_hba lets clients in without a password over the network (trust or password in clear)", Needs: []string{"hba"},
 			Fix: "replace trust and password with scram-sha-256 (or cert) in pg_hba.conf, then reload",
 			Run: func(f *Facts) Outcome {
-				var bad []string
-				for _, h := range f.HBA {
-					if h.Type != "local" && (h.AuthMethod == "trust" || h.AuthMethod == "password") || h.Error != "" {
-						bad = append(bad, hbaName(h))
-					}
-				}
+				bad := hbaWhere(f, func(h HBARule) bool {
+					return h.Type != "local" && (h.AuthMethod == "trust" || h.AuthMethod == "password") || h.Error != ""
+				})
 				return failOn(bad, "%d network rules authenticate no one or send passwords in clear", len(bad))
 			}},
 		{ID: "hba.local_trust", Standard: finding.Authentication, Paragraph: "164.312(d)", Severity: finding.Medium,
 			Title: "Local socket connections are trusted without authentication", Needs: []string{"hba"},
 			Fix: "use peer (or scram-sha-256) for local rules so each OS user maps to its own role",
 			Run: func(f *Facts) Outcome {
-				var bad []string
-				for _, h := range f.HBA {
-					if h.Type == "local" && h.AuthMethod == "trust" {
-						bad = append(bad, hbaName(h))
-					}
-				}
+				bad := hbaWhere(f, func(h HBARule) bool { return h.Type == "local" && h.AuthMethod == "trust" })
 				return failOn(bad, "any OS account that reaches the socket may log in as any role")
 			}},
 		{ID: "hba.md5", Standard: finding.Authentication, Paragraph: "164.312(d)", Severity: finding.High,
 			Title: "pg_hba uses md5 password authentication", Needs: []string{"hba"},
 			Fix: "switch md5 rules to scram-sha-256 after resetting the roles' passwords under scram",
 			Run: func(f *Facts) Outcome {
-				var bad []string
-				for _, h := range f.HBA {
-					if h.AuthMethod == "md5" {
-						bad = append(bad, hbaName(h))
-					}
-				}
+				bad := hbaWhere(f, func(h HBARule) bool { return h.AuthMethod == "md5" })
 				return failOn(bad, "md5 challenge-response can be replayed from a stolen hash")
 			}},
 		{ID: "hba.wide_network", Standard: finding.Authentication, Paragraph: "164.312(d)", Severity: finding.High,
 			Title: "pg_hba admits the whole internet or very wide networks", Needs: []string{"hba"},
 			Fix: "narrow the address of these rules to the application's subnets",
 			Run: func(f *Facts) Outcome {
-				var bad []string
-				for _, h := range f.HBA {
-					if h.Type != "local" && h.AuthMethod != "reject" && wideNetwork(h) {
-						bad = append(bad, hbaName(h))
-					}
-				}
+				bad := hbaWhere(f, func(h HBARule) bool { return h.Type != "local" && h.AuthMethod != "reject" && wideNetwork(h) })
 				return failOn(bad, "rules matching more than 65,536 addresses")
 			}},
 		{ID: "hba.remote_superuser", Standard: finding.Authentication, Paragraph: "164.312(d)", Severity: finding.Critical,
@@ -437,6 +416,17 @@ func integrityChecks() []Check {
 				return failIf(f.ArchiveFailures > 0 && f.LastArchiveFail != nil, fmt.Sprintf("%d archive failures", f.ArchiveFailures))
 			}},
 	}
+}
+
+// hbaWhere names the pg_hba rules that keep accepts.
+func hbaWhere(f *Facts, keep func(HBARule) bool) []string {
+	var out []string
+	for _, h := range f.HBA {
+		if keep(h) {
+			out = append(out, hbaName(h))
+		}
+	}
+	return out
 }
 
 func loopback(h HBARule) bool {
