@@ -27,6 +27,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/pgmedic/pgmedic/internal/localpg"
+	"github.com/pgmedic/pgmedic/internal/pgerr"
 	"github.com/pgmedic/pgmedic/pgconn"
 )
 
@@ -239,7 +240,7 @@ func (c *Cluster) newDBFrom(t testing.TB, template, strategy string) *DB {
 		err = c.adminExec(ctx, "postgres", fmt.Sprintf("CREATE DATABASE %s TEMPLATE %s STRATEGY %s",
 			pgx.Identifier{name}.Sanitize(), pgx.Identifier{template}.Sanitize(), strategy))
 		// A template briefly in use by a concurrent clone's checker is retried.
-		if err == nil || !strings.Contains(err.Error(), "is being accessed by other users") {
+		if err == nil || !pgerr.Is(err, pgerr.ObjectInUse) {
 			break
 		}
 		time.Sleep(100 * time.Millisecond)
