@@ -114,6 +114,9 @@ func TestAuditChecksFailAndPass(t *testing.T) {
 		{"pgaudit.classes",
 			func() { alterSystem(t, db, map[string]string{"pgaudit.log": "none"}) },
 			func() { alterSystem(t, db, map[string]string{"pgaudit.log": "ddl,role,write"}) }},
+		{"pgaudit.classes", // a role that switches auditing off for itself
+			func() { db.Exec(t, "ALTER ROLE audit_app SET pgaudit.log = 'none'") },
+			func() { db.Exec(t, "ALTER ROLE audit_app RESET pgaudit.log") }},
 		{"pgaudit.phi_reads",
 			func() { db.Exec(t, "DROP ROLE IF EXISTS audit_auditor; CREATE ROLE audit_auditor NOLOGIN") },
 			func() {
@@ -268,4 +271,40 @@ func TestScoreSource(t *testing.T) {
 	}
 	cancel()
 	<-done
+}
+
+// Safeguards SQL cannot see pass only when attested, and never count while unattested.
+func TestAuditAttestations(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, auditSchema)
+	t.Cleanup(func() { db.Exec(t, "DROP OWNED BY audit_app; DROP ROLE IF EXISTS audit_app") })
+	ctx := context.Background()
+	conn := db.ConnAs(t, "postgres", pgconn.Policy{})
+	plain, err := Audit(ctx, conn, &config.Profile{}, AuditOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	attested, err := Audit(ctx, conn, &config.Profile{Compliance: config.Compliance{Attestations: Attestations()}}, AuditOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"encryption.at_rest", "access.os", "access.emergency"} {
+		var before, after Status
+		for _, r := range plain.Results() {
+			if r.ID == id {
+				before = r.Status
+			}
+		}
+		for _, r := range attested.Results() {
+			if r.ID == id {
+				after = r.Status
+			}
+		}
+		if before != Unknown || after != Pass {
+			t.Errorf("%s: %s unattested, %s attested", id, before, after)
+		}
+	}
+	if attested.Score < plain.Score || attested.Unknown != plain.Unknown-3 {
+		t.Errorf("scores %.1f -> %.1f, unknown %d -> %d", plain.Score, attested.Score, plain.Unknown, attested.Unknown)
+	}
 }

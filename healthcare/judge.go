@@ -102,6 +102,15 @@ func Judge(e ColumnEvidence) Verdict {
 		c.structure = 0.9
 		c.ev = append(c.ev, "fk -> "+e.References)
 	}
+	if e.Unique {
+		// A unique column strengthens the case for a record or member number.
+		for _, id := range []Identifier{MRN, HealthPlanID, AccountNumber, SSN, OtherUniqueID} {
+			if c := cands[id]; c != nil {
+				c.structure = max(c.structure, 0.3)
+				c.ev = append(c.ev, "structure: unique")
+			}
+		}
+	}
 	v := pick(cands)
 	if free != nil && (v.Category == CategoryNone || v.Confidence < free.Confidence) {
 		v = *free
