@@ -186,8 +186,13 @@ type Monitor struct {
 	// before a new reader raises an alert.
 	PHIBaselinePeriod Duration `yaml:"phiBaselinePeriod" reader:"monitor"`
 	// Rules overrides alert rules: "rule.for=30s", "rule.severity=critical", "rule=off".
-	Rules           []string        `yaml:"rules" reader:"monitor"`
-	AlertThresholds AlertThresholds `yaml:"alertThresholds"`
+	Rules []string `yaml:"rules" reader:"monitor"`
+	// RefreshMaterializedViews and PartitionMaintenance make the monitor run that
+	// maintenance on a schedule through the executor (0: never). They need a role that
+	// may refresh the views and change the partitioned tables.
+	RefreshMaterializedViews Duration        `yaml:"refreshMaterializedViews" reader:"monitor"`
+	PartitionMaintenance     Duration        `yaml:"partitionMaintenance" reader:"monitor"`
+	AlertThresholds          AlertThresholds `yaml:"alertThresholds"`
 }
 
 // AlertThresholds are the levels at which `pgmedic check` reports a problem and

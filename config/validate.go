@@ -58,6 +58,8 @@ func (p *Profile) Validate() error {
 	c.durationPositive("monitor.monitoringInterval", m.MonitoringInterval)
 	c.intRange("monitor.retentionPeriod", m.RetentionPeriod, 1, 3650)
 	c.timeoutNotNegative("monitor.phiBaselinePeriod", m.PHIBaselinePeriod)
+	c.timeoutNotNegative("monitor.refreshMaterializedViews", m.RefreshMaterializedViews)
+	c.timeoutNotNegative("monitor.partitionMaintenance", m.PartitionMaintenance)
 	c.names("monitor.claimsTables", m.ClaimsTables, 1, 2, `"table" or "schema.table"`)
 	for _, r := range m.Rules {
 		if _, _, err := ParseRuleOverride(r); err != nil {

@@ -108,10 +108,14 @@ func (m *Monitor) Run(ctx context.Context) error {
 		}()
 	}
 	go func() { once.Wait(); close(m.ready) }()
-	wg.Add(1)
+	wg.Add(2)
 	go func() {
 		defer wg.Done()
 		m.refreshLoop(ctx)
+	}()
+	go func() {
+		defer wg.Done()
+		m.runJobs(ctx)
 	}()
 	wg.Wait()
 	m.sinks.close(5 * time.Second)

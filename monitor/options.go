@@ -58,6 +58,8 @@ type Options struct {
 	HistoryFile string
 	// CatalogRefresh is how often tables and settings are re-read (default 10 minutes).
 	CatalogRefresh time.Duration
+	// Jobs are maintenance run on their own schedules (see Job).
+	Jobs []Job
 }
 
 // ApplicationName is how the monitor's sessions appear in pg_stat_activity.

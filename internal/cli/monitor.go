@@ -16,8 +16,10 @@ import (
 
 	"github.com/pgmedic/pgmedic/compliance"
 	"github.com/pgmedic/pgmedic/config"
+	"github.com/pgmedic/pgmedic/matview"
 	"github.com/pgmedic/pgmedic/monitor"
 	"github.com/pgmedic/pgmedic/monitor/web"
+	"github.com/pgmedic/pgmedic/partition"
 	"github.com/pgmedic/pgmedic/pgconn"
 )
 
@@ -166,6 +168,7 @@ func (a *app) runMonitor(f monitorFlags) error {
 	for _, d := range dsns {
 		a.secrets = append(a.secrets, pgconn.Secrets(d)...)
 	}
+	opts.Jobs = a.monitorJobs(cfg, dsns)
 	var scores *compliance.ScoreSource
 	if cfg.QueryAnalyzer.EnableHealthcareCompliance {
 		scores = compliance.NewScoreSource(cfg, opts.Policy, 10*time.Minute, func(target string, err error) {
@@ -248,4 +251,68 @@ func monitorToken(m config.Monitor, flagFile string) (string, error) {
 		return "", usageHint("write the token into the file", "the token file %s is empty", file)
 	}
 	return tok, nil
+}
+
+// monitorJobs schedules the maintenance the configuration asks the monitor to run: view
+// refreshes and partition maintenance, each target on its own, through the executor.
+func (a *app) monitorJobs(cfg *config.Profile, dsns []string) []monitor.Job {
+	var jobs []monitor.Job
+	for i, dsn := range dsns {
+		if every := cfg.Monitor.RefreshMaterializedViews.Duration; every > 0 {
+			jobs = append(jobs, monitor.Job{Name: fmt.Sprintf("matview refresh (target %d)", i+1), Every: every,
+				Run: func(ctx context.Context) error { return a.refreshViews(ctx, cfg, dsn, every) }})
+		}
+		if every := cfg.Monitor.PartitionMaintenance.Duration; every > 0 {
+			jobs = append(jobs, monitor.Job{Name: fmt.Sprintf("partition maintain (target %d)", i+1), Every: every,
+				Run: func(ctx context.Context) error { return a.maintainPartitions(ctx, cfg, dsn) }})
+		}
+	}
+	return jobs
+}
+
+// refreshViews refreshes the views not refreshed within the interval.
+func (a *app) refreshViews(ctx context.Context, cfg *config.Profile, dsn string, every time.Duration) error {
+	conn, err := pgconn.Connect(ctx, dsn, a.policy(cfg, readOnly))
+	if err != nil {
+		return err
+	}
+	views, err := matview.Views(ctx, conn)
+	conn.Close(context.Background())
+	if err != nil {
+		return err
+	}
+	// A little under the interval, so a refresh due now is not skipped for seconds.
+	plan, _ := matview.RefreshPlan(views, matview.RefreshOptions{OlderThan: every * 9 / 10})
+	if len(plan.Steps) == 0 {
+		return nil
+	}
+	run, err := a.executeOn(dsn, cfg, plan, "pgmedic monitor (matview refresh)", nil)
+	if err != nil {
+		return err
+	}
+	if run.Failed > 0 {
+		return fmt.Errorf("%d of %d view refreshes failed (see pgmedic actions)", run.Failed, len(plan.Steps))
+	}
+	return nil
+}
+
+// maintainPartitions runs partition maintain --apply with the configuration's settings.
+func (a *app) maintainPartitions(ctx context.Context, cfg *config.Profile, dsn string) error {
+	p := cfg.Partitioner
+	o := partition.MaintainOptions{Premake: p.Premake, RetentionMonths: p.RetentionPeriod, LegalHolds: p.LegalHolds,
+		Archive: partition.ArchiveOptions{Dir: p.ArchiveDir, DSN: dsn, Recipients: p.ArchiveRecipients, IdentityFile: p.ArchiveIdentityFile}}
+	conn, err := pgconn.Connect(ctx, dsn, a.policy(cfg, writes))
+	if err != nil {
+		return err
+	}
+	defer conn.Close(context.Background())
+	res, err := partition.Maintain(ctx, conn, o)
+	if err != nil || len(res.Plan.Steps) == 0 {
+		return err
+	}
+	run, err := partition.RunMaintenance(ctx, conn, res, o, a.migrateOptions(0))
+	if err == nil && run != nil && run.Failed > 0 {
+		err = fmt.Errorf("%d partition maintenance steps failed (see pgmedic actions)", run.Failed)
+	}
+	return err
 }

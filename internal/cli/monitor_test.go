@@ -255,3 +255,36 @@ func TestMonitorReportCommand(t *testing.T) {
 		t.Errorf("missing file: exit %d, %q", r.code, line)
 	}
 }
+
+// With monitor.refreshMaterializedViews the monitor refreshes views on its schedule,
+// through the executor: the refresh is recorded.
+func TestMonitorRefreshesViewsOnSchedule(t *testing.T) {
+	db := pg.NewDB(t)
+	db.Exec(t, `CREATE TABLE appointments (id bigint PRIMARY KEY, provider_id int NOT NULL);
+	    INSERT INTO appointments SELECT i, i % 20 FROM generate_series(1, 2000) i;
+	    CREATE MATERIALIZED VIEW appt_stats AS SELECT provider_id, count(*) AS total FROM appointments GROUP BY provider_id;
+	    CREATE UNIQUE INDEX ON appt_stats (provider_id)`)
+	t.Setenv("PGMEDIC_MONITOR_REFRESH_MATERIALIZED_VIEWS", "1h")
+	t.Setenv("PGMEDIC_MONITOR_MONITORING_INTERVAL", "1000")
+	addr := freeAddr(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	var stdout, stderr syncBuf
+	exit := make(chan int, 1)
+	go func() {
+		exit <- Run(ctx, []string{"monitor", "--dsn", db.SocketURI, "--listen", addr}, strings.NewReader(""), &stdout, &stderr)
+	}()
+	waitFor(t, func() bool {
+		var n int64
+		conn, err := pgconn.Connect(context.Background(), db.SocketURI, pgconn.Policy{})
+		if err != nil {
+			return false
+		}
+		defer conn.Close(context.Background())
+		err = conn.QueryRow(context.Background(), "SELECT count(*) FROM pgmedic.matview_refresh WHERE view_name = 'public.appt_stats' AND concurrent").Scan(&n)
+		return err == nil && n == 1
+	}, "a concurrent refresh recorded by the monitor's job")
+	cancel()
+	if code := <-exit; code != 0 {
+		t.Errorf("monitor exit %d: %s", code, stderr.String())
+	}
+}
