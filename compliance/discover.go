@@ -206,6 +206,9 @@ func (t *table) sample(ctx context.Context, conn *pgx.Conn, opts DiscoverOptions
 	}
 	if len(cols) == 0 {
 		t.notSampled = "no column could be read"
+		if len(t.columns) > 0 && !t.columns[0].canSelect {
+			t.notSampled = "no SELECT privilege" // the usual case: the role may not read the table
+		}
 		return
 	}
 	pct := 100.0

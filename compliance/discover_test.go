@@ -252,6 +252,11 @@ func TestDiscoverOverridesAndNameOnly(t *testing.T) {
 			}
 		}
 	}
+	for _, tb := range d.Tables {
+		if tb.Schema+"."+tb.Name == "ehr.pt" && tb.NotSampled != "no SELECT privilege" {
+			t.Errorf("ehr.pt not sampled because %q, want the missing privilege named", tb.NotSampled)
+		}
+	}
 	if named != 1 || sampled == 0 {
 		t.Errorf("name-only verdicts: soc_sec PHI %d, synthea sampled columns %d", named, sampled)
 	}
