@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -175,7 +174,7 @@ func (a *app) backupVerifyPhysical(f verifyFlags) error {
 		return err
 	}
 	if f.format == "json" {
-		return a.writeTo("", func(w io.Writer) error { return writeJSONOut(w, v) })
+		return a.writeTo("", func(w io.Writer) error { return writeJSON(w, v) })
 	}
 	fmt.Fprintf(display.NewWriter(a.stdout), "verified %s: restored and recovered in %.1fs (%s of databases): measured RTO %.1fs; amcheck read %d tables and %d indexes, no problems\n",
 		v.File, v.RestoreSeconds, finding.HumanBytes(v.DatabaseBytes), v.RestoreSeconds, v.Amcheck.Tables, v.Amcheck.Indexes)
@@ -195,7 +194,7 @@ func (a *app) backupVerify(path string, f verifyFlags) error {
 	}
 	v, err := backup.Verify(a.ctx, backup.VerifyOptions{Path: path, Key: key, WorkIn: f.work, Log: a.progressWriter()})
 	if v != nil && f.format == "json" {
-		if werr := a.writeTo("", func(w io.Writer) error { return writeJSONOut(w, v) }); werr != nil {
+		if werr := a.writeTo("", func(w io.Writer) error { return writeJSON(w, v) }); werr != nil {
 			return werr
 		}
 	}
@@ -219,12 +218,6 @@ func (a *app) backupVerify(path string, f verifyFlags) error {
 	fmt.Fprintf(a.stdout, "restore took %.1fs for %s encrypted (%s restored database): measured RTO %.1fs at this size (cluster start %.1fs, amcheck %.1fs)\n",
 		v.RestoreSeconds, finding.HumanBytes(v.Bytes), finding.HumanBytes(v.DatabaseBytes), v.RestoreSeconds, v.ClusterSeconds, v.AmcheckSeconds)
 	return nil
-}
-
-func writeJSONOut(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 type pruneFlags struct {

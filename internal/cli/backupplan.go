@@ -205,7 +205,7 @@ func (a *app) backupStatus(f statusFlags) error {
 	}
 	problems := statusProblems(cfg, st)
 	if f.format == "json" {
-		err = a.writeTo("", func(w io.Writer) error { return writeJSONOut(w, st) })
+		err = a.writeTo("", func(w io.Writer) error { return writeJSON(w, st) })
 	} else {
 		writeStatus(display.NewWriter(a.stdout), cfg, st, problems)
 	}

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -249,9 +248,7 @@ func median(xs []float64) float64 {
 
 func writeBench(w io.Writer, format string, runs []benchRun, rounds int, per time.Duration) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"runs": runs, "rounds": rounds, "seconds_per_run": per.Seconds()})
+		return writeJSON(w, map[string]any{"runs": runs, "rounds": rounds, "seconds_per_run": per.Seconds()})
 	}
 	fmt.Fprintf(w, "medians of %d rounds of %s per profile, in rotating order\n", rounds, per)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)

@@ -58,7 +58,7 @@ marked: the cache package does not cache them unless configured to, and then enc
 			}
 			advice := cache.Advise(snap, cls, cache.AdviseOptions{MinCalls: minCalls})
 			if format == "json" {
-				return a.writeTo("", func(w io.Writer) error { return writeJSONOut(w, advice) })
+				return a.writeTo("", func(w io.Writer) error { return writeJSON(w, advice) })
 			}
 			writeCacheAdvice(display.NewWriter(a.stdout), advice)
 			return nil

@@ -193,9 +193,7 @@ func (a *app) demoStatusCommand(dir *string) *cobra.Command {
 				return &jobError{msg: fmt.Sprintf("%s is damaged: %v", topologyFile, err), hint: "run the demo again"}
 			}
 			if format == "json" {
-				enc := json.NewEncoder(a.stdout)
-				enc.SetIndent("", "  ")
-				return enc.Encode(topo)
+				return writeJSON(a.stdout, topo)
 			}
 			fmt.Fprintf(a.stdout, "primary    %s\n", topo.Primary)
 			for i, r := range topo.Replicas {

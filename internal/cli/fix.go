@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -209,9 +208,7 @@ func (a *app) actions(f actionsFlags) error {
 		return err
 	}
 	if f.format == "json" {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(list)
+		return writeJSON(a.stdout, list)
 	}
 	if !found {
 		fmt.Fprintln(a.stdout, "pgmedic has changed nothing in this database (it has no pgmedic.actions).")

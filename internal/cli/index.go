@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -149,9 +148,7 @@ func writeAdvice(w io.Writer, format string, adv *indexadvisor.Advice) error {
 	}
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(adv)
+		return writeJSON(w, adv)
 	case "sql":
 		fmt.Fprintln(w, "-- pgmedic index advice: run each statement on its own (not inside a transaction block)")
 		for _, r := range adv.Recommendations {

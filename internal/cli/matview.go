@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"text/tabwriter"
@@ -120,9 +119,7 @@ func (a *app) matviewAdvise(f matviewFlags) error {
 func writeMatviewAdvice(w io.Writer, format string, adv *matview.Advice) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(adv)
+		return writeJSON(w, adv)
 	case "sql":
 		return change.DryRun(w, matview.CreatePlan(adv))
 	}
@@ -194,9 +191,7 @@ func writeViews(w io.Writer, format string, views []matview.View) error {
 		if views == nil {
 			views = []matview.View{}
 		}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(map[string]any{"views": views})
+		return writeJSON(w, map[string]any{"views": views})
 	}
 	tw := tabwriter.NewWriter(display.NewWriter(w), 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "VIEW\tSIZE\tCONCURRENT\tLAST REFRESH\tAGE\tTOOK")

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -147,9 +146,7 @@ func (a *app) partitionPlan(f partitionFlags) error {
 	werr := a.writeTo(f.output, func(w io.Writer) error {
 		switch f.format {
 		case "json":
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", "  ")
-			return enc.Encode(res)
+			return writeJSON(w, res)
 		case "sql":
 			if res.Steps == nil {
 				return nil
@@ -395,9 +392,7 @@ func (a *app) partitionMaintain(f maintainFlags) error {
 		return partitionError(err)
 	}
 	if f.format == "json" {
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(res); err != nil {
+		if err := writeJSON(a.stdout, res); err != nil {
 			return err
 		}
 	} else if err := res.WriteText(display.NewWriter(a.stdout)); err != nil {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -156,9 +155,7 @@ func (a *app) writePgBouncer(f poolAdviseFlags, adv *pool.Advice) error {
 
 func writePoolAdvice(w io.Writer, format string, adv *pool.Advice) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(adv)
+		return writeJSON(w, adv)
 	}
 	w = display.NewWriter(w)
 	fmt.Fprintf(w, "Workload: %s.\n", adv.Source)

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -195,9 +194,7 @@ func writeQueries(w io.Writer, format string, res *queryperf.Result, database st
 			Stats      queryperf.RunStats           `json:"stats"`
 			Summary    finding.Summary              `json:"summary"`
 		}{"1", database, res.Coverage, shown, res.Stats, finding.Summarize(res.Findings)}
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(w, out)
 	case "text":
 		fmt.Fprintln(w, res.Coverage.Sentence())
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
@@ -336,9 +333,7 @@ func (a *app) explain(sql string, f explainFlags) error {
 			// The JSON carries conditions; scrub them as the text does.
 			scrubPlan(sr.Plan)
 		}
-		enc := json.NewEncoder(a.stdout)
-		enc.SetIndent("", "  ")
-		return enc.Encode(out)
+		return writeJSON(a.stdout, out)
 	}
 	scrub := snapshot.ScrubLiterals
 	if f.showValues {

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"strings"
@@ -109,9 +108,7 @@ func (a *app) replicaStatus(f replicaStatusFlags) error {
 
 func writeReplicaStatus(w io.Writer, format string, st *replica.Status) error {
 	if format == "json" {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(st)
+		return writeJSON(w, st)
 	}
 	w = display.NewWriter(w)
 	verdict := "READY to fail over"

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -72,9 +71,7 @@ func (a *app) shardPlan(f shardPlanFlags) error {
 func writeShardPlan(w io.Writer, format string, p *shard.Plan) error {
 	switch format {
 	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(w, struct {
 			*shard.Plan
 			DDL any `json:"ddl"`
 		}{p, p.DDL()})

@@ -1,7 +1,6 @@
 package cli
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -102,9 +101,7 @@ func (a *app) runWorkload(pool *pgxpool.Pool, f workloadFlags) (*synth.WorkloadR
 
 func writeWorkload(out io.Writer, res *synth.WorkloadResult, format string) error {
 	if format == "json" {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(res)
+		return writeJSON(out, res)
 	}
 	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "operation\tcount\terrors\tmean ms\tp50 ms\tp95 ms\tp99 ms\tmax ms\t")
