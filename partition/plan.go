@@ -61,6 +61,10 @@ var ErrBadOptions = errors.New("bad partitioning options")
 // intervalAliases are the configuration's spellings of the intervals.
 var intervalAliases = map[string]string{"daily": "day", "weekly": "week", "monthly": "month", "quarterly": "quarter", "yearly": "year"}
 
+// Validate checks the options without a database, so bad flags are refused before
+// anything connects.
+func (o Options) Validate() error { return o.normalise() }
+
 func (o *Options) normalise() error {
 	if o.Schema == "" {
 		o.Schema = "public"

@@ -86,6 +86,9 @@ func (a *app) partitionOptions(f partitionFlags) (*config.Profile, partition.Opt
 			return nil, o, usageErrorf("%v", err)
 		}
 	}
+	if err := o.Validate(); err != nil {
+		return nil, o, partitionError(err)
+	}
 	return cfg, o, nil
 }
 
@@ -111,7 +114,7 @@ func partitionError(err error) error {
 	case err == nil:
 		return nil
 	case errors.Is(err, partition.ErrBadOptions):
-		return usageErrorf("%v", err)
+		return usageHint("run 'pgmedic partition plan --help' for the strategies, intervals and moduli", "%v", err)
 	case errors.Is(err, partition.ErrNoTable):
 		return usageHint("check the name and the schema (schema.table)", "%v", err)
 	case errors.As(err, &refused):

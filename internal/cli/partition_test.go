@@ -142,3 +142,18 @@ func TestPartitionPlanNameTaken(t *testing.T) {
 		t.Fatalf("exit %d: %s", r.code, r.stderr)
 	}
 }
+
+// Bad partitioning options are refused before anything connects.
+func TestPartitionBadOptionsBeforeConnecting(t *testing.T) {
+	unreachable := "postgres://u@127.0.0.1:1/db?sslmode=disable"
+	for _, args := range [][]string{
+		{"partition", "plan", "--dsn", unreachable, "--table", "claims", "--column", "d", "--strategy", "spiral"},
+		{"partition", "migrate", "--dsn", unreachable, "--table", "claims", "--column", "d", "--interval", "fortnight"},
+		{"partition", "plan", "--dsn", unreachable, "--table", "claims", "--column", "d", "--strategy", "hash", "--modulus", "6"},
+	} {
+		r := run(t, args...)
+		if line := oneErrorLine(t, r); r.code != 2 || !strings.Contains(line, "bad partitioning options") || !strings.Contains(line, "hint:") {
+			t.Errorf("%v: exit %d, %q", args[1:], r.code, line)
+		}
+	}
+}
